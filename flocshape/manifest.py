@@ -90,6 +90,8 @@ def build_manifest(
     }
 
 
-def write_manifest(folder: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
-    """Write ``manifest`` to ``folder/manifest.json`` atomically and return the path."""
-    return atomic_write_json(Path(folder) / "manifest.json", manifest)
+def write_manifest(
+    folder: str | os.PathLike[str], manifest: dict[str, Any], name: str = "manifest.json"
+) -> Path:
+    """Write ``manifest`` to ``folder/name`` (default ``manifest.json``) atomically and return the path."""
+    return atomic_write_json(Path(folder) / name, manifest)

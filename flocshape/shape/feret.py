@@ -1,0 +1,62 @@
+"""Feret (caliper) diameters of a convex polygon, exactly (no angular sweep).
+
+The product measures them on the convex hull of the pixel corners, as ImageJ does: a single pixel has
+``feret_max = sqrt(2)`` and ``feret_min = 1``.
+
+* ``feret_max``: the largest distance between two hull vertices (the diameter of a convex polygon is
+  attained at vertices).
+* ``feret_min``: the minimal caliper width; for a convex polygon it is attained with one caliper flush
+  with a hull edge, so it is ``min over edges of max over vertices of the distance to that edge's line``
+  (rotating calipers; same as ImageJ's ``MinFeret``).
+* Angles are in degrees in ``[0, 180)``, counter-clockwise from the +x (column) axis *as displayed*
+  (image y points down, so a chord going up-right has a positive angle), like ImageJ's ``FeretAngle``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+
+class FeretDiameters(NamedTuple):
+    """Feret diameters (px) and angles (degrees, see module docstring)."""
+
+    max_px: float
+    min_px: float
+    max_angle_deg: float
+    min_angle_deg: float
+
+
+def display_angle_deg(dx: float, dy: float) -> float:
+    """Angle of the direction (dx, dy) in image coordinates (y down), degrees in [0, 180), ccw as displayed."""
+    angle = math.degrees(math.atan2(-dy, dx)) % 180.0
+    return 0.0 if angle >= 180.0 - 1e-9 else angle
+
+
+def feret_diameters(hull: np.ndarray) -> FeretDiameters:
+    """Exact max/min Feret of a convex polygon given by its (K, 2) vertices in order (K >= 3)."""
+    v = np.asarray(hull, dtype=np.float64)
+    x, y = v[:, 0], v[:, 1]
+    dx_all = x[:, None] - x[None, :]
+    dy_all = y[:, None] - y[None, :]
+    dist2 = dx_all * dx_all + dy_all * dy_all
+    flat = int(dist2.argmax())
+    i, j = divmod(flat, len(v))
+    max_px = math.sqrt(float(dist2[i, j]))
+    ex = np.append(x[1:], x[0]) - x
+    ey = np.append(y[1:], y[0]) - y
+    lengths = np.hypot(ex, ey)
+    keep = lengths > 0
+    nx, ny = -ey[keep] / lengths[keep], ex[keep] / lengths[keep]
+    # distance of every vertex to every edge line, (edges, vertices)
+    dist = np.abs(nx[:, None] * (x[None, :] - x[keep, None]) + ny[:, None] * (y[None, :] - y[keep, None]))
+    widths = dist.max(axis=1)
+    k = int(widths.argmin())
+    return FeretDiameters(
+        max_px=max_px,
+        min_px=float(widths[k]),
+        max_angle_deg=display_angle_deg(float(x[i] - x[j]), float(y[i] - y[j])),
+        min_angle_deg=display_angle_deg(float(nx[k]), float(ny[k])),
+    )

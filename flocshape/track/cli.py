@@ -1,0 +1,181 @@
+"""``infer/track.py``: link particles across the frames of each block and fit trends over time.
+
+Output folder (atomic): ``tracks.parquet`` (one row per instance: image_id, instance_id, track_id,
+frame, block, file_name, link stage, mask geometry), ``track_series.parquet`` (per-track time series
+of each descriptor), ``trends.csv`` (see :mod:`flocshape.track.trends`), ``summary.json``,
+``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flocshape.errors import input_error
+from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json
+from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.stats.distributions import SHAPE_DESCRIPTORS, table_bytes
+from flocshape.track.associate import TRACK_COLUMNS, LinkParams, build_tracks
+from flocshape.track.instances import load_instances
+from flocshape.track.trends import block_trends, track_series
+
+GEOMETRY_DESCRIPTORS = ("area_px", "ecd_px")
+
+
+def _read_particles(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+    except FileNotFoundError as exc:
+        raise input_error(path, "no such particle table") from exc
+    except (OSError, ValueError) as exc:
+        raise input_error(path, f"cannot read table ({type(exc).__name__}: {exc})") from exc
+
+
+def default_descriptors(particles: pd.DataFrame | None) -> list[str]:
+    """area_px and ecd_px, plus every shape descriptor of the particle table when one is given."""
+    if particles is None:
+        return list(GEOMETRY_DESCRIPTORS)
+    return [*GEOMETRY_DESCRIPTORS, *[d for d in SHAPE_DESCRIPTORS if d in particles.columns]]
+
+
+def _summary(
+    tracked: pd.DataFrame, trends: pd.DataFrame, params: LinkParams, min_len: int
+) -> dict[str, object]:
+    lengths = tracked.groupby("track_id").size()
+    head = trends[(trends.scope == "all") & (trends.descriptor == "area_px") & (trends["value_scale"] == "log")
+                  & (trends.method == "track_median")]  # fmt: skip
+    area = head.iloc[0].replace({np.nan: None}).to_dict() if len(head) else None
+    return {
+        "n_instances": len(tracked),
+        "n_images": int(tracked["image_id"].nunique()),
+        "n_blocks": int(tracked["block"].nunique()),
+        "n_tracks": int(lengths.size),
+        "n_tracks_min_len": int((lengths >= min_len).sum()),
+        "track_length_median": float(lengths.median()) if lengths.size else None,
+        "links": {k: int(v) for k, v in tracked["link"].value_counts().sort_index().items()},
+        "params": params.as_dict(),
+        "area_growth_all_blocks": area,
+    }
+
+
+def run_track(
+    pred: str | Path,
+    out: str | Path,
+    images_json: str | Path | None = None,
+    particles: str | Path | None = None,
+    descriptors: Sequence[str] | None = None,
+    block_size: int = 10,
+    params: LinkParams | None = None,
+    min_score: float | None = None,
+    min_track_len: int = 3,
+    include_border: bool = False,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Track, fit trends and write the output folder; returns (tracks, trends)."""  # fmt: skip
+    prm = params or LinkParams()
+    instances = load_instances(pred, images_json, block_size=block_size, min_score=min_score)
+    if instances.empty:
+        raise input_error(pred, "no instances to track")
+    part = _read_particles(Path(particles)) if particles is not None else None
+    chosen = list(descriptors) if descriptors else default_descriptors(part)
+    tracked = build_tracks(instances, prm)
+    series = track_series(tracked, part, chosen, include_border, str(particles or "--particles"))
+    trends = block_trends(series, chosen, min_track_len=min_track_len, n_boot=n_boot, seed=seed)
+    first = [*TRACK_COLUMNS, "file_name", "link"]
+    tracks_out = tracked[first + [c for c in tracked.columns if c not in first]]
+    with atomic_dir(out) as tmp:
+        atomic_write_bytes(tmp / "tracks.parquet", table_bytes(tracks_out, "parquet"))
+        atomic_write_bytes(tmp / "track_series.parquet", table_bytes(series, "parquet"))
+        atomic_write_bytes(tmp / "trends.csv", table_bytes(trends, "csv"))
+        atomic_write_json(tmp / "summary.json", _summary(tracked, trends, prm, min_track_len))
+        inputs = {"pred": describe_input(pred)}
+        if images_json is not None:
+            inputs["images_json"] = describe_input(images_json)
+        if particles is not None:
+            inputs["particles"] = describe_input(particles)
+        args = {"pred": str(pred), "images_json": images_json and str(images_json), "particles": particles and
+                str(particles), "descriptors": chosen, "block_size": block_size, "min_score": min_score,
+                "min_track_len": min_track_len, "include_border": include_border, "n_boot": n_boot, "seed": seed,
+                **prm.as_dict()}  # fmt: skip
+        write_manifest(tmp, build_manifest("infer/track.py", args, inputs))
+    return tracks_out, trends
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of ``infer/track.py``."""
+    d = LinkParams()
+    ap = argparse.ArgumentParser(prog="infer/track.py", description="Link particles across frames of each "
+                                 "block (mask IoU + Hungarian) and fit descriptor trends over time.")  # fmt: skip
+    ap.add_argument(
+        "--pred", required=True, help="COCO results/submission list, or a COCO instances file (GT)"
+    )
+    ap.add_argument("--images-json", help="COCO file with the images list (needed for a results list)")
+    ap.add_argument(
+        "--particles", help="particle table (.parquet/.csv) of the same instances, for shape descriptors"
+    )
+    ap.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    ap.add_argument(
+        "--descriptors", nargs="+", help="descriptors to follow (default: area_px ecd_px + shape)"
+    )
+    ap.add_argument("--block-size", type=int, default=10, help="frames per block: block = (frame-1)//N (10)")
+    ap.add_argument("--iou-gate", type=float, default=d.iou_gate, help=f"min mask IoU to link ({d.iou_gate})")
+    ap.add_argument(
+        "--small-area-px",
+        type=float,
+        default=d.small_area_px,
+        help=f"centroid fallback for particles below this area ({d.small_area_px:g})",
+    )
+    ap.add_argument(
+        "--max-centroid-px",
+        type=float,
+        default=d.max_centroid_px,
+        help=f"centroid fallback distance gate ({d.max_centroid_px:g})",
+    )
+    ap.add_argument(
+        "--max-area-ratio",
+        type=float,
+        default=d.max_area_ratio,
+        help=f"centroid fallback area-ratio gate ({d.max_area_ratio:g})",
+    )
+    ap.add_argument(
+        "--max-frame-gap", type=int, default=d.max_frame_gap, help="link across missing frames (1)"
+    )
+    ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
+    ap.add_argument("--min-track-len", type=int, default=3, help="frames a track needs for a slope (3)")
+    ap.add_argument(
+        "--include-border", action="store_true", help="keep border-touching instances in the series"
+    )
+    ap.add_argument("--bootstrap", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    return ap  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``infer/track.py``; prints the all-blocks trends."""
+    a = build_parser().parse_args(argv)
+    if a.block_size < 1 or a.max_frame_gap < 1 or a.min_track_len < 2 or not 0 < a.iou_gate <= 1:
+        raise input_error("arguments", "need --block-size >= 1, --max-frame-gap >= 1, --min-track-len >= 2, "
+                          "0 < --iou-gate <= 1")  # fmt: skip
+    prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap)
+    tracks, trends = run_track(a.pred, a.out, a.images_json, a.particles, a.descriptors, a.block_size, prm,
+                               a.min_score, a.min_track_len, a.include_border, a.bootstrap, a.seed)  # fmt: skip
+    overall = trends[(trends.scope == "all")]
+    cols = [
+        "descriptor",
+        "method",
+        "value_scale",
+        "slope_per_frame",
+        "ci_low",
+        "ci_high",
+        "rate_per_frame",
+        "n_tracks",
+    ]
+    print(f"{tracks['track_id'].nunique()} tracks from {len(tracks)} instances")
+    print(overall[cols].to_string(index=False))
+    print(f"wrote {a.out}")
+    return 0

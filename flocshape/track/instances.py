@@ -1,0 +1,184 @@
+"""Instances of a COCO file (ground truth or results list) with their frame, block and mask geometry.
+
+Conventions
+-----------
+* ``frame`` = the integer made of the digits of the file-name stem (``0012.jpg`` -> 12);
+  ``block = (frame - 1) // block_size`` (default 10: frames 1-10 are block 0).
+* ``instance_id``: the annotation ``id`` for a COCO instances file; for a results list, the running
+  index (0, 1, ...) of the prediction within its image in file order, as in the particle table of
+  :mod:`flocshape.shape` (so the two join on ``image_id, instance_id``).
+* Geometry from the mask: ``area_px`` (pixel count), ``centroid_x_px`` / ``centroid_y_px`` (mean of
+  pixel centres, pixel (i, j) centred at (j + 0.5, i + 0.5)), box ``bbox_*_px`` (pycocotools),
+  ``touches_border`` (box on the first/last row or column).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pycocotools import mask as mask_utils
+
+from flocshape.errors import input_error
+from flocshape.masks import to_compressed_rle
+
+INSTANCE_COLUMNS = (
+    "image_id", "file_name", "frame", "block", "instance_id", "score", "area_px", "ecd_px",
+    "centroid_x_px", "centroid_y_px", "bbox_x_px", "bbox_y_px", "bbox_w_px", "bbox_h_px", "touches_border",
+    "image_height", "image_width", "rle",
+)  # fmt: skip
+
+
+def frame_number(file_name: str) -> int:
+    """The frame number: all digits of the file-name stem as one integer; ``ValueError`` if there are none."""
+    digits = "".join(re.findall(r"\d", Path(file_name).stem))
+    if not digits:
+        raise ValueError(f"file name {file_name!r} has no digits (no frame number)")
+    return int(digits)
+
+
+def block_of(frame: int, block_size: int = 10) -> int:
+    """Block index of a 1-based frame number: ``(frame - 1) // block_size``."""
+    return (int(frame) - 1) // int(block_size)
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise input_error(path, "no such file") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise input_error(path, f"not readable JSON ({exc})") from exc
+
+
+def _images_index(images: Any, path: Path) -> dict[int, dict[str, Any]]:
+    if not isinstance(images, list):
+        raise input_error(path, "'images' is missing or not a list")
+    out = {}
+    for i, im in enumerate(images):
+        try:
+            out[int(im["id"])] = {"file_name": str(im["file_name"]), "height": int(im["height"]),
+                                  "width": int(im["width"])}  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise input_error(
+                path, f"image entry needs id, file_name, height, width ({exc})", f"images[{i}]"
+            ) from exc
+    return out
+
+
+def mask_geometry(rle: dict[str, Any]) -> dict[str, float]:
+    """Area, centroid, box and border contact of one compressed RLE (see the module conventions)."""
+    height, width = (int(v) for v in rle["size"])
+    area = float(mask_utils.area(rle))
+    x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
+    if area > 0:
+        x0, y0 = int(x), int(y)
+        crop = mask_utils.decode(rle)[y0 : y0 + int(h), x0 : x0 + int(w)]
+        rows, cols = np.nonzero(crop)
+        cx, cy = float(cols.mean()) + x0 + 0.5, float(rows.mean()) + y0 + 0.5
+    else:
+        cx = cy = float("nan")
+    touches = area > 0 and (x <= 0 or y <= 0 or x + w >= width or y + h >= height)
+    return {"area_px": area, "ecd_px": float(np.sqrt(4 * area / np.pi)), "centroid_x_px": cx,
+            "centroid_y_px": cy, "bbox_x_px": x, "bbox_y_px": y, "bbox_w_px": w, "bbox_h_px": h,
+            "touches_border": bool(touches), "image_height": height, "image_width": width}  # fmt: skip
+
+
+def _rows_from_coco(data: dict, path: Path) -> list[dict[str, Any]]:
+    images = _images_index(data.get("images"), path)
+    anns = data.get("annotations")
+    if not isinstance(anns, list):
+        raise input_error(path, "'annotations' is missing or not a list")
+    rows = []
+    for i, ann in enumerate(anns):
+        record = f"annotations[{i}]"
+        try:
+            image_id, ann_id = int(ann["image_id"]), int(ann["id"])
+            info = images[image_id]
+            seg = ann["segmentation"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise input_error(
+                path, f"needs id, image_id (listed in images) and segmentation ({exc!r})", record
+            ) from exc
+        rows.append(_row(path, record, image_id, ann_id, info, seg, ann.get("score")))
+    return rows
+
+
+def _rows_from_results(
+    data: list, path: Path, images: dict[int, dict[str, Any]], images_path: Path
+) -> list[dict]:
+    rows = []
+    running: dict[int, int] = {}
+    for i, det in enumerate(data):
+        record = f"[{i}]"
+        try:
+            image_id = int(det["image_id"])
+            seg = det["segmentation"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise input_error(path, f"needs image_id and segmentation ({exc!r})", record) from exc
+        if image_id not in images:
+            raise input_error(path, f"image_id {image_id} is not in {images_path}", record)
+        index = running.get(image_id, 0)
+        running[image_id] = index + 1
+        rows.append(_row(path, record, image_id, index, images[image_id], seg, det.get("score")))
+    return rows
+
+
+def _row(path: Path, record: str, image_id: int, instance_id: int, info: dict, seg: Any, score: Any) -> dict:
+    try:
+        rle = to_compressed_rle(seg, info["height"], info["width"])
+        geometry = mask_geometry(rle)
+    except (ValueError, TypeError) as exc:
+        raise input_error(path, f"bad segmentation: {exc}", record) from exc
+    counts = rle["counts"]
+    rle = {"size": [int(info["height"]), int(info["width"])],
+           "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}  # fmt: skip
+    return {"image_id": image_id, "file_name": info["file_name"], "instance_id": instance_id,
+            "score": float("nan") if score is None else float(score), **geometry, "rle": rle}  # fmt: skip
+
+
+def load_instances(
+    pred_path: str | Path,
+    images_json: str | Path | None = None,
+    block_size: int = 10,
+    min_score: float | None = None,
+) -> pd.DataFrame:
+    """One row per instance (columns :data:`INSTANCE_COLUMNS`), sorted by block, frame, instance_id.
+
+    ``pred_path``: a COCO instances file (images come from it) or a results/submission list (images
+    come from ``images_json``, a COCO file with an ``images`` list). ``min_score`` drops lower-scored
+    predictions (ground truth, score NaN, is kept). Bad input raises :class:`~flocshape.errors.InputError`.
+    """
+    pred_path = Path(pred_path)
+    data = _load_json(pred_path)
+    if isinstance(data, dict):
+        rows = _rows_from_coco(data, pred_path)
+    elif isinstance(data, list):
+        if images_json is None:
+            raise input_error(pred_path, "a results list needs --images-json (COCO file with the images)")
+        meta = _load_json(Path(images_json))
+        if not isinstance(meta, dict):
+            raise input_error(images_json, "not a COCO file with an 'images' list")
+        rows = _rows_from_results(data, pred_path, _images_index(meta.get("images"), Path(images_json)),
+                                  Path(images_json))  # fmt: skip
+    else:
+        raise input_error(pred_path, "neither a COCO instances object nor a results list")
+    table = pd.DataFrame(rows, columns=[c for c in INSTANCE_COLUMNS if c not in ("frame", "block")])
+    frames = {}
+    for name in table["file_name"].unique():
+        try:
+            frames[name] = frame_number(name)
+        except ValueError as exc:
+            raise input_error(pred_path, str(exc)) from exc
+    table["frame"] = table["file_name"].map(frames).astype(int)
+    table["block"] = (table["frame"] - 1) // int(block_size)
+    if min_score is not None:
+        table = table[~(table["score"] < min_score)]
+    table = table.sort_values(["block", "frame", "image_id", "instance_id"], kind="stable").reset_index(
+        drop=True
+    )
+    return table[list(INSTANCE_COLUMNS)]
