@@ -1,9 +1,12 @@
 """The particle-table builder: one row of descriptors per instance mask (contract (1)).
 
-Per instance everything runs on the bounding-box crop: OpenCV moments and contours, the convex hull
-of the pixel centres (then of the pixel corners), the Crofton perimeter as one vectorised pass, and the
-grey-level descriptors on the box plus a small margin. Instances are measured independently, so
-overlapping predictions are fine. Column conventions: :mod:`flocshape.shape.schema`.
+Instances are measured independently, so overlapping predictions are fine. Per instance, on its
+bounding-box crop: OpenCV moments, contours and the convex hull of the pixel centres, and the four
+lattice-transition counts of the Crofton perimeter. Then, for all instances of a frame at once
+(vectorised): Pick's count of the hull, the Crofton perimeter of the digital hull from its row spans,
+the Feret diameters of the pixel-corner hulls, and the grey-level descriptors on an atlas of the
+crops (:func:`flocshape.shape.intensity.intensity_columns`). The table is built column-wise.
+Column conventions: :mod:`flocshape.shape.schema`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -20,21 +23,30 @@ from scipy import ndimage
 
 from flocshape.shape import schema
 from flocshape.shape.ellipse import moment_ellipse
-from flocshape.shape.feret import feret_diameters
-from flocshape.shape.hull import centre_hull, corner_hull, fill_centre_hull, pick_lattice_count
-from flocshape.shape.intensity import NO_INTENSITY, gradient_magnitude, intensity_descriptors, to_grey
-from flocshape.shape.perimeter import crofton_perimeter_padded
+from flocshape.shape.feret import FeretDiameters, feret_diameters_batch
+from flocshape.shape.hull import corner_hulls, digital_hull_transitions, pick_lattice_counts
+from flocshape.shape.intensity import (
+    NO_INTENSITY,
+    RING_WIDTH_PX,
+    IntensityDescriptors,
+    gradient_magnitude,
+    intensity_columns,
+    to_grey,
+)
+from flocshape.shape.perimeter import crofton_from_transitions, padded_transitions
 from flocshape.shape.rle import MaskCrop, decode_crop
 
 _DESCRIPTOR_COLUMNS = tuple(c for c in schema.COLUMN_NAMES if c not in schema.IDENTITY_COLUMNS)
+_DTYPES = {c.name: (object if c.dtype == "str" else c.dtype) for c in schema.COLUMNS}
 _NAN = math.nan
 
 
-def _empty_descriptors(frame_h: int, frame_w: int) -> dict[str, Any]:
+def _empty_descriptors(frame_h: int, frame_w: int) -> tuple[Any, ...]:
+    """The descriptor values (column order) of an empty mask."""
     row: dict[str, Any] = dict.fromkeys(_DESCRIPTOR_COLUMNS, _NAN)
     row.update(area_px=0, convex_area_px=0, n_parts=0, n_holes=0, touches_border=False, too_small=True)
     row.update(image_height=frame_h, image_width=frame_w)
-    return row
+    return tuple(row.values())
 
 
 def _pad1(mask: np.ndarray) -> np.ndarray:
@@ -44,13 +56,146 @@ def _pad1(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _topology(padded: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Outer-contour points (N, 2) in padded coordinates, the part count and the hole count."""
+class _Geometry(NamedTuple):
+    """Per-instance results of the per-crop pass of :func:`frame_descriptors`."""
+
+    padded: np.ndarray  # tight crop as uint8 0/1 with a one-pixel zero border
+    x0: int  # frame column and row of the tight crop's top-left pixel
+    y0: int
+    area: int
+    moments: dict[str, float]  # cv2.moments of ``padded`` (padded coordinates)
+    n_parts: int
+    n_holes: int
+    centre_hull: np.ndarray  # (K, 2) int32 in crop coordinates
+    perimeter: float
+
+
+def _crop_geometry(crop: np.ndarray, x0: int, y0: int) -> _Geometry | None:
+    """Trim to the box, moments, topology, centre hull and Crofton perimeter of one crop; None if empty."""
+    mask = np.asarray(crop, dtype=bool)
+    if mask.size == 0:
+        return None
+    h, w = mask.shape
+    padded = _pad1(mask)
+    bx, by, bw, bh = cv2.boundingRect(padded)  # box of the non-zero pixels
+    if bw == 0:
+        return None
+    if (bx, by, bw, bh) != (1, 1, w, h):  # trim (a tight crop costs nothing more)
+        padded = _pad1(mask[by - 1 : by - 1 + bh, bx - 1 : bx - 1 + bw])
+        x0, y0 = x0 + bx - 1, y0 + by - 1
+    m = cv2.moments(padded, binaryImage=True)
     contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    parents = hierarchy[0, :, 3]
-    outer = [c for c, parent in zip(contours, parents, strict=True) if parent < 0]
-    points = np.concatenate(outer).reshape(-1, 2)
-    return points, len(outer), int(np.count_nonzero(parents >= 0))
+    if len(contours) == 1:
+        points, n_parts, n_holes = contours[0], 1, 0
+    else:
+        parents = hierarchy[0, :, 3]
+        outer = [c for c, parent in zip(contours, parents, strict=True) if parent < 0]
+        points, n_parts, n_holes = np.concatenate(outer), len(outer), int(np.count_nonzero(parents >= 0))
+    hull = cv2.convexHull(points).reshape(-1, 2) - 1
+    perimeter = crofton_from_transitions(*padded_transitions(padded))
+    return _Geometry(padded, int(x0), int(y0), int(m["m00"]), m, n_parts, n_holes, hull, perimeter)
+
+
+def _row(
+    g: _Geometry,
+    convex_area: int,
+    convex_perimeter: float,
+    feret: FeretDiameters,
+    inten: IntensityDescriptors,
+    frame_h: int,
+    frame_w: int,
+) -> tuple[Any, ...]:
+    """The descriptor values of one instance, in :data:`_DESCRIPTOR_COLUMNS` order."""
+    area, perimeter, m = g.area, g.perimeter, g.moments
+    h, w = g.padded.shape[0] - 2, g.padded.shape[1] - 2
+    x0, y0 = g.x0, g.y0
+    ell = moment_ellipse(m["mu20"] / area, m["mu02"] / area, m["mu11"] / area)
+    form_factor = 4.0 * math.pi * area / perimeter**2 if perimeter > 0 else _NAN
+    aspect_feret = feret.min_px / feret.max_px
+    return (
+        area,
+        perimeter,
+        math.sqrt(4.0 * area / math.pi),
+        form_factor,
+        math.sqrt(form_factor),
+        convex_area,
+        area / convex_area,
+        convex_perimeter,
+        convex_perimeter / perimeter if perimeter > 0 else _NAN,
+        feret.max_px,
+        feret.min_px,
+        feret.max_angle_deg,
+        feret.min_angle_deg,
+        aspect_feret,
+        ell.minor_px / ell.major_px,
+        1.0 - aspect_feret,
+        4.0 * area / (math.pi * feret.max_px**2),
+        ell.major_px,
+        ell.minor_px,
+        ell.orientation_deg,
+        x0 + m["m10"] / area - 0.5,  # padded index -> crop index (-1) -> pixel centre (+0.5)
+        y0 + m["m01"] / area - 0.5,
+        float(x0),
+        float(y0),
+        float(w),
+        float(h),
+        g.n_parts,
+        g.n_holes,
+        bool(x0 == 0 or y0 == 0 or x0 + w == frame_w or y0 + h == frame_h),
+        inten.mean_intensity,
+        inten.contrast,
+        inten.sharpness,
+        inten.sharpness_norm,
+        area < schema.MIN_AREA_PX_FOR_SHAPE,
+        frame_h,
+        frame_w,
+    )
+
+
+def frame_descriptors(
+    crops: Sequence[MaskCrop],
+    grey: np.ndarray | None = None,
+    occupied: np.ndarray | None = None,
+    gradient: np.ndarray | None = None,
+    grey_origin: tuple[int, int] = (0, 0),
+) -> list[tuple[Any, ...]]:
+    """Descriptor values of the instances of one frame, one tuple per crop in ``_DESCRIPTOR_COLUMNS`` order.
+
+    ``crops``: the instances (any crops of the frame; each is trimmed to its box first). ``grey``: the
+    frame as 2-D uint8, or a window of it whose top-left pixel is frame column/row ``grey_origin`` and
+    that contains every crop's box plus ``RING_WIDTH_PX + 1`` px (clipped to the frame); None gives NaN
+    intensity columns. ``gradient``: :func:`~flocshape.shape.intensity.gradient_magnitude` of ``grey``
+    (computed when None); ``occupied``: the union of all instances on the same window (kept out of the
+    contrast ring; None: nothing excluded).
+    """
+    geometry = [_crop_geometry(c.crop, c.x0, c.y0) for c in crops]
+    present = [g for g in geometry if g is not None]
+    hulls = [g.centre_hull for g in present]
+    convex_area = pick_lattice_counts(hulls).tolist()
+    convex_perimeter = [g.perimeter for g in present]
+    not_convex = [i for i, (g, ca) in enumerate(zip(present, convex_area, strict=True)) if ca != g.area]
+    if not_convex:  # a particle that is not its own digital convex hull
+        transitions = digital_hull_transitions([hulls[i] for i in not_convex]).tolist()
+        for i, t in zip(not_convex, transitions, strict=True):
+            convex_perimeter[i] = crofton_from_transitions(*t)
+    ferets = feret_diameters_batch(corner_hulls(hulls))
+    inten: list[IntensityDescriptors] = [NO_INTENSITY] * len(present)
+    if grey is not None and present:
+        cols = intensity_columns(
+            [g.padded for g in present],
+            [g.x0 - 1 - grey_origin[0] for g in present],
+            [g.y0 - 1 - grey_origin[1] for g in present],
+            grey,
+            occupied,
+            gradient_magnitude(grey) if gradient is None else gradient,
+        )
+        inten = [IntensityDescriptors(*v) for v in zip(*(c.tolist() for c in cols), strict=True)]
+    frame_h, frame_w = (crops[0].height, crops[0].width) if crops else (0, 0)
+    values = iter(zip(present, convex_area, convex_perimeter, ferets, inten, strict=True))
+    return [
+        _empty_descriptors(frame_h, frame_w) if g is None else _row(*next(values), frame_h, frame_w)
+        for g in geometry
+    ]
 
 
 def measure_crop(
@@ -71,75 +216,52 @@ def measure_crop(
     ``gradient`` the frame's gradient magnitude (:func:`~flocshape.shape.intensity.gradient_magnitude`),
     computed on the crop's neighbourhood when None.
     Returns the descriptor columns of :data:`flocshape.shape.schema.COLUMNS` (no identity columns).
+    Same values as a row of :func:`measure_instances`; use that (or :func:`frame_descriptors`) for
+    many instances, it is several times faster per instance.
     """
-    frame_h, frame_w = frame_hw
-    mask = np.asarray(crop, dtype=bool)
-    area = int(np.count_nonzero(mask))
-    if area == 0:
-        return _empty_descriptors(frame_h, frame_w)
-    rows_any, cols_any = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if (
-        rows_any[0] > 0
-        or cols_any[0] > 0
-        or rows_any[-1] < mask.shape[0] - 1
-        or cols_any[-1] < mask.shape[1] - 1
-    ):
-        mask = mask[rows_any[0] : rows_any[-1] + 1, cols_any[0] : cols_any[-1] + 1]
-        x0, y0 = x0 + int(cols_any[0]), y0 + int(rows_any[0])
-    h, w = mask.shape
-    padded = _pad1(mask)
-    m = cv2.moments(padded, binaryImage=True)
-    points, n_parts, n_holes = _topology(padded)
-    hull_c = centre_hull(points) - 1  # crop coordinates
-    feret = feret_diameters(corner_hull(hull_c))
-    perimeter = crofton_perimeter_padded(padded)
-    convex_area = pick_lattice_count(hull_c)  # = pixel count of the digital convex hull
-    if convex_area == area:  # the particle is its own digital convex hull
-        convex_perimeter = perimeter
-    else:
-        convex_perimeter = crofton_perimeter_padded(_pad1(fill_centre_hull(hull_c, h, w)))
-    ell = moment_ellipse(m["mu20"] / area, m["mu02"] / area, m["mu11"] / area)
-    form_factor = 4.0 * math.pi * area / perimeter**2 if perimeter > 0 else _NAN
-    inten = NO_INTENSITY if grey is None else intensity_descriptors(grey, mask, x0, y0, occupied, gradient)
-    aspect_feret = feret.min_px / feret.max_px
-    return {
-        "area_px": area,
-        "perimeter_px": perimeter,
-        "ecd_px": math.sqrt(4.0 * area / math.pi),
-        "form_factor": form_factor,
-        "circularity": math.sqrt(form_factor),
-        "convex_area_px": convex_area,
-        "solidity": area / convex_area,
-        "convex_perimeter_px": convex_perimeter,
-        "convexity": convex_perimeter / perimeter if perimeter > 0 else _NAN,
-        "feret_max_px": feret.max_px,
-        "feret_min_px": feret.min_px,
-        "feret_angle_deg": feret.max_angle_deg,
-        "feret_min_angle_deg": feret.min_angle_deg,
-        "aspect_ratio_feret": aspect_feret,
-        "aspect_ratio_ellipse": ell.minor_px / ell.major_px,
-        "elongation": 1.0 - aspect_feret,
-        "roundness": 4.0 * area / (math.pi * feret.max_px**2),
-        "ellipse_major_px": ell.major_px,
-        "ellipse_minor_px": ell.minor_px,
-        "ellipse_orientation_deg": ell.orientation_deg,
-        "centroid_x_px": x0 + m["m10"] / area - 0.5,  # padded index -> crop index (-1) -> centre (+0.5)
-        "centroid_y_px": y0 + m["m01"] / area - 0.5,
-        "bbox_x_px": float(x0),
-        "bbox_y_px": float(y0),
-        "bbox_w_px": float(w),
-        "bbox_h_px": float(h),
-        "n_parts": n_parts,
-        "n_holes": n_holes,
-        "touches_border": bool(x0 == 0 or y0 == 0 or x0 + w == frame_w or y0 + h == frame_h),
-        "mean_intensity": inten.mean_intensity,
-        "contrast": inten.contrast,
-        "sharpness": inten.sharpness,
-        "sharpness_norm": inten.sharpness_norm,
-        "too_small": area < schema.MIN_AREA_PX_FOR_SHAPE,
-        "image_height": frame_h,
-        "image_width": frame_w,
-    }
+    mask_crop = MaskCrop(np.asarray(crop, dtype=bool), int(x0), int(y0), int(frame_hw[0]), int(frame_hw[1]))
+    origin = (0, 0)
+    if grey is not None and gradient is None:  # only the crop's neighbourhood
+        margin = RING_WIDTH_PX + 1
+        h, w = mask_crop.crop.shape
+        rx0, ry0 = max(mask_crop.x0 - margin, 0), max(mask_crop.y0 - margin, 0)
+        window = (
+            slice(ry0, min(mask_crop.y0 + h + margin, grey.shape[0])),
+            slice(rx0, min(mask_crop.x0 + w + margin, grey.shape[1])),
+        )
+        grey = grey[window]
+        occupied = None if occupied is None else occupied[window]
+        origin = (rx0, ry0)
+    (values,) = frame_descriptors([mask_crop], grey, occupied, gradient, origin)
+    return dict(zip(_DESCRIPTOR_COLUMNS, values, strict=True))
+
+
+def descriptors_table(values: Sequence[tuple[Any, ...]], identity: dict[str, Sequence[Any]]) -> pd.DataFrame:
+    """A typed particle table (schema column order and dtypes, no scaled columns).
+
+    ``values``: descriptor tuples from :func:`frame_descriptors`; ``identity``: the identity columns
+    (``source``, ``image_id``, ``file_name``, ``instance_id``, ``category_id``, ``score``), one value
+    per row each.
+    """
+    columns = dict(identity)
+    transposed = list(zip(*values, strict=True)) if values else [()] * len(_DESCRIPTOR_COLUMNS)
+    columns.update(zip(_DESCRIPTOR_COLUMNS, transposed, strict=True))
+    return pd.DataFrame(
+        {
+            name: pd.Series(np.asarray(columns[name], dtype=_DTYPES[name]), dtype=_DTYPES[name])
+            for name in schema.COLUMN_NAMES
+        }
+    )
+
+
+def concat_tables(tables: Sequence[pd.DataFrame], um_per_px: float | None = None) -> pd.DataFrame:
+    """Tables of :func:`measure_crops` one after the other (new running index), plus the scaled columns."""
+    table = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else descriptors_table([], dict.fromkeys(schema.IDENTITY_COLUMNS, ()))
+    )
+    return add_scaled_columns(table, um_per_px)
 
 
 def add_scaled_columns(table: pd.DataFrame, um_per_px: float | None) -> pd.DataFrame:
@@ -156,14 +278,6 @@ def add_scaled_columns(table: pd.DataFrame, um_per_px: float | None) -> pd.DataF
     return table
 
 
-def rows_to_table(rows: list[dict[str, Any]], um_per_px: float | None = None) -> pd.DataFrame:
-    """A typed particle table (schema column order and dtypes) from row dicts."""
-    table = pd.DataFrame.from_records(rows, columns=list(schema.COLUMN_NAMES))
-    dtypes = {c.name: ("object" if c.dtype == "str" else c.dtype) for c in schema.COLUMNS}
-    table = table.astype(dtypes)
-    return add_scaled_columns(table, um_per_px)
-
-
 def measure_crops(
     crops: Sequence[MaskCrop],
     image: np.ndarray | None,
@@ -171,13 +285,18 @@ def measure_crops(
     instance_ids: Sequence[int],
     scores: Sequence[float],
     category_ids: Sequence[int],
-) -> list[dict[str, Any]]:
-    """Row dicts for the decoded instances of one frame; ``identity`` holds source/image_id/file_name."""
-    if not crops:
-        return []
-    frame_hw = (crops[0].height, crops[0].width)
+) -> pd.DataFrame:
+    """Typed table (no scaled columns) of the decoded instances of one frame.
+
+    ``identity`` holds the frame's source, image_id and file_name; raises ``ValueError`` when a mask
+    or the image differs in size from the first mask.
+    """
+    frame_hw = (crops[0].height, crops[0].width) if crops else (0, 0)
+    for c in crops:
+        if (c.height, c.width) != frame_hw:
+            raise ValueError(f"mask size {[c.height, c.width]} differs from the frame size {list(frame_hw)}")
     grey = occupied = gradient = None
-    if image is not None:
+    if image is not None and crops:
         grey = to_grey(image)
         if grey.shape != frame_hw:
             raise ValueError(f"image size {list(grey.shape)} differs from the mask size {list(frame_hw)}")
@@ -185,14 +304,18 @@ def measure_crops(
         for c in crops:
             occupied[c.y0 : c.y0 + c.crop.shape[0], c.x0 : c.x0 + c.crop.shape[1]] |= c.crop
         gradient = gradient_magnitude(grey)
-    rows = []
-    for c, iid, score, cat in zip(crops, instance_ids, scores, category_ids, strict=True):
-        if (c.height, c.width) != frame_hw:
-            raise ValueError(f"mask size {[c.height, c.width]} differs from the frame size {list(frame_hw)}")
-        row = {**identity, "instance_id": int(iid), "category_id": int(cat), "score": float(score)}
-        row.update(measure_crop(c.crop, c.x0, c.y0, frame_hw, grey, occupied, gradient))
-        rows.append(row)
-    return rows
+    n = len(crops)
+    ids = {
+        "source": [identity["source"]] * n,
+        "image_id": [int(identity["image_id"])] * n,
+        "file_name": [identity["file_name"]] * n,
+        "instance_id": [int(i) for i in instance_ids],
+        "category_id": [int(c) for c in category_ids],
+        "score": [float(s) for s in scores],
+    }
+    if not len(ids["instance_id"]) == len(ids["category_id"]) == len(ids["score"]) == n:
+        raise ValueError("instance_ids, scores and category_ids must have one entry per mask")
+    return descriptors_table(frame_descriptors(crops, grey, occupied, gradient), ids)
 
 
 def measure_instances(
@@ -217,7 +340,7 @@ def measure_instances(
     n = len(masks_rle)
     crops = [decode_crop(r) for r in masks_rle]
     identity = {"source": source, "image_id": int(image_id), "file_name": file_name}
-    rows = measure_crops(
+    table = measure_crops(
         crops,
         image,
         identity,
@@ -225,7 +348,7 @@ def measure_instances(
         scores if scores is not None else [_NAN] * n,
         category_ids if category_ids is not None else [-1] * n,
     )
-    return rows_to_table(rows, um_per_px)
+    return add_scaled_columns(table, um_per_px)
 
 
 def labelmap_crops(labels: np.ndarray) -> tuple[list[MaskCrop], list[int]]:
@@ -259,8 +382,8 @@ def measure_labelmap(
     """
     crops, ids = labelmap_crops(labels)
     identity = {"source": source, "image_id": int(image_id), "file_name": file_name}
-    rows = measure_crops(crops, image, identity, ids, [_NAN] * len(ids), [-1] * len(ids))
-    return rows_to_table(rows, um_per_px)
+    table = measure_crops(crops, image, identity, ids, [_NAN] * len(ids), [-1] * len(ids))
+    return add_scaled_columns(table, um_per_px)
 
 
 def measure_coco(

@@ -85,3 +85,20 @@ def vossepoel_smeulders_perimeter(mask: np.ndarray) -> float:
         n_even = len(steps) - n_odd
         total += _VS_EVEN * n_even + _VS_ODD * n_odd + _VS_CORNER * corners
     return total
+
+
+def padded_transitions(padded: np.ndarray) -> tuple[int, int, int, int]:
+    """:func:`lattice_transitions` of a C-contiguous 2-D mask with a one-pixel zero border, faster.
+
+    Works on the flattened image: neighbours along 0, 90, 45 and 135 degrees are 1, W, W + 1 and
+    W - 1 elements apart (W = padded width); the pairs that wrap around a row end join two border
+    pixels, which are both background, so the counts are the same.
+    """
+    flat = padded.reshape(-1)
+    width = padded.shape[1]
+    return (
+        int(np.count_nonzero(flat[1:] != flat[:-1])),
+        int(np.count_nonzero(flat[width:] != flat[:-width])),
+        int(np.count_nonzero(flat[width + 1 :] != flat[: -width - 1])),
+        int(np.count_nonzero(flat[width - 1 :] != flat[: 1 - width])),
+    )

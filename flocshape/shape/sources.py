@@ -17,7 +17,7 @@ import pandas as pd
 
 from flocshape.errors import input_error
 from flocshape.masks import to_compressed_rle
-from flocshape.shape.measure import labelmap_crops, measure_crops, rows_to_table
+from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
 from flocshape.shape.rle import MaskCrop, decode_crop
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -199,7 +199,7 @@ def measure_coco(
     by_image: dict[int, list[_Instance]] = {image_id: [] for image_id in images}
     for inst in instances:
         by_image[inst["image_id"]].append(inst)
-    rows: list[dict[str, Any]] = []
+    tables: list[pd.DataFrame] = []
     for image_id, insts in by_image.items():
         if not insts:
             continue
@@ -210,17 +210,19 @@ def measure_coco(
             grey = read_grey(_find_image(Path(images_dir), image_id, info["file_name"]), record)
         identity = {"source": str(path), "image_id": image_id, "file_name": info["file_name"]}
         try:
-            rows += measure_crops(
-                [x["crop"] for x in insts],
-                grey,
-                identity,
-                [x["instance_id"] for x in insts],
-                [x["score"] for x in insts],
-                [x["category_id"] for x in insts],
+            tables.append(
+                measure_crops(
+                    [x["crop"] for x in insts],
+                    grey,
+                    identity,
+                    [x["instance_id"] for x in insts],
+                    [x["score"] for x in insts],
+                    [x["category_id"] for x in insts],
+                )
             )
         except ValueError as exc:
             raise input_error(path, str(exc), record) from None
-    return rows_to_table(rows, um_per_px)
+    return concat_tables(tables, um_per_px)
 
 
 def read_labelmap(path: Path) -> np.ndarray:
@@ -246,7 +248,7 @@ def measure_labelmap_dir(
     folder = Path(labelmap_dir)
     if not folder.is_dir():
         raise input_error(folder, "label-map folder not found")
-    rows: list[dict[str, Any]] = []
+    tables: list[pd.DataFrame] = []
     for index, png in enumerate(sorted(folder.glob("*.png"))):
         labels = read_labelmap(png)
         image_id = int(png.stem) if png.stem.isdigit() else index
@@ -263,7 +265,7 @@ def measure_labelmap_dir(
         crops, ids = labelmap_crops(labels)
         identity = {"source": str(png), "image_id": image_id, "file_name": file_name}
         try:
-            rows += measure_crops(crops, grey, identity, ids, [math.nan] * len(ids), [-1] * len(ids))
+            tables.append(measure_crops(crops, grey, identity, ids, [math.nan] * len(ids), [-1] * len(ids)))
         except ValueError as exc:
             raise input_error(png, str(exc)) from None
-    return rows_to_table(rows, um_per_px)
+    return concat_tables(tables, um_per_px)

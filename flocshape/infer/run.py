@@ -1,0 +1,457 @@
+"""``infer/predict.py``: predict every frame, write the hackathon submission, particle table and manifest.
+
+Outputs in the run folder ``OUT``:
+
+* ``submission.json``: JSON list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score",
+  "segmentation": {"size": [H, W], "counts": str}}`` (compressed RLE at the frame's resolution; ``bbox`` is the
+  mask's bounding box in px; ``category_id`` = class index + 1);
+* ``particles.parquet``: one row per instance, from ``flocshape.shape.measure.measure_instances`` (measured per
+  frame while the frame is in memory; ``instance_id`` = index of the prediction within its frame, by score);
+* ``journal.jsonl``: one flushed line per finished frame (predictions and particle rows); ``--resume`` skips the
+  frames it lists as done, and the final files are assembled from it;
+* ``overlays/`` (``--save-overlays``): outlines drawn on each frame (JPEG);
+* ``manifest.json``: arguments, inputs, versions, counts, failed frames, timings.
+
+Frames that cannot be read are reported with a one-line warning, listed in the manifest, and make the exit code 3.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flocshape.errors import input_error
+from flocshape.fsio import atomic_write_bytes, atomic_write_json
+from flocshape.infer.engine import FrameTimings, Instance, Segmenter
+from flocshape.infer.protomask import rle_from_crop
+from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+JOURNAL = "journal.jsonl"
+RUN_CONFIG = "run_config.json"
+EXIT_SOME_FRAMES_FAILED = 3
+POSTPROC_KEYS = ("min_score", "min_area_px", "mask_nms_iou")
+
+
+@dataclass
+class PredictOptions:
+    """Everything that decides the predictions (kept in ``run_config.json``; ``--resume`` must match it)."""
+
+    conf: float = 0.25
+    iou: float = 0.7
+    max_det: int = 1000
+    imgsz: int = 1280
+    tile_px: int | None = None
+    overlap: float = 0.2
+    box_pad_px: int = 0
+    um_per_px: float | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class RunSummary:
+    """Counts and timings of a predict run (timings in seconds, summed over the frames processed now)."""
+
+    frames_total: int = 0
+    frames_done_before: int = 0
+    frames_ok: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    instances: int = 0
+    timings_s: dict[str, float] = field(default_factory=dict)
+    particles_table: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every frame was predicted, 3 when some frames failed."""
+        return EXIT_SOME_FRAMES_FAILED if self.failed else 0
+
+
+def find_sources(source: str) -> list[Path]:
+    """Image files of a folder (non-recursive) or a glob pattern, sorted by name."""
+    p = Path(source)
+    if p.is_dir():
+        files = [q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
+    else:
+        files = [Path(q) for q in glob.glob(source) if Path(q).suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise input_error(source, "no image files found (folder or glob of .jpg/.png/.bmp/.tif)")
+    return sorted(files, key=lambda q: (q.name, str(q)))
+
+
+def image_ids_from_json(path: Path) -> dict[str, int]:
+    """``file name -> image id`` from a COCO file's ``images`` (e.g. the hackathon's ``label_test.json``)."""
+    try:
+        coco = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise input_error(path, f"cannot read COCO images JSON ({type(exc).__name__}: {exc})") from exc
+    images = coco.get("images") if isinstance(coco, dict) else None
+    if not isinstance(images, list):
+        raise input_error(path, "no 'images' list")
+    out: dict[str, int] = {}
+    for k, im in enumerate(images):
+        if not isinstance(im, dict) or "id" not in im or "file_name" not in im:
+            raise input_error(path, "image entry without 'id' and 'file_name'", record=f"images[{k}]")
+        out[Path(str(im["file_name"])).name] = int(im["id"])
+    return out
+
+
+def assign_image_ids(sources: list[Path], images_json: Path | None) -> dict[Path, int]:
+    """Image id of every source: from ``images_json`` by file name, else the integer file stem."""
+    by_name = image_ids_from_json(images_json) if images_json else None
+    ids: dict[Path, int] = {}
+    for src in sources:
+        if by_name is not None:
+            if src.name not in by_name:
+                raise input_error(images_json, "no image entry for this frame", record=src.name)
+            ids[src] = by_name[src.name]
+        else:
+            try:
+                ids[src] = int(src.stem)
+            except ValueError:
+                raise input_error(src, "file stem is not an integer image id (pass --images-json)") from None
+    seen: dict[int, Path] = {}
+    for src, image_id in ids.items():
+        if image_id in seen:
+            raise input_error(src, f"image id {image_id} also used by {seen[image_id].name}")
+        seen[image_id] = src
+    return ids
+
+
+def load_postproc(path: Path) -> dict[str, Any]:
+    """The ``--postproc`` JSON: ``min_score``, ``min_area_px`` (numbers), ``mask_nms_iou`` (number or null = off),
+    optional ``nms_metric`` (``"iou"`` or ``"ios"``); passed to ``flocshape.score.postprocess.filter_predictions``."""
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise input_error(path, f"cannot read post-processing JSON ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(cfg, dict):
+        raise input_error(path, "must be a JSON object")
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    for key in POSTPROC_KEYS:
+        if key not in cfg or not (is_number(cfg[key]) or (key == "mask_nms_iou" and cfg[key] is None)):
+            raise input_error(path, "missing or not a number", record=key)
+    if cfg.get("nms_metric", "iou") not in ("iou", "ios"):
+        raise input_error(path, "must be 'iou' or 'ios'", record="nms_metric")
+    if importlib.util.find_spec("flocshape.score.postprocess") is None:
+        raise input_error(path, "flocshape.score.postprocess is not available in this checkout")
+    out: dict[str, Any] = {key: (None if cfg[key] is None else float(cfg[key])) for key in POSTPROC_KEYS}
+    if "nms_metric" in cfg:
+        out["nms_metric"] = cfg["nms_metric"]
+    return out
+
+
+def read_frame(path: Path) -> np.ndarray | None:
+    """The frame as ``H x W x 3`` uint8 BGR, or ``None`` when it cannot be decoded."""
+    data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
+    if data is None or data.size == 0:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return image if image is not None and image.size else None
+
+
+def instance_to_prediction(inst: Instance, image_id: int) -> dict[str, Any]:
+    """One submission record (contract 2); ``bbox`` is the mask's bounding box ``[x, y, w, h]`` in px."""
+    rle = rle_from_crop(inst.crop)
+    h, w = inst.crop.mask.shape
+    return {
+        "image_id": int(image_id),
+        "category_id": inst.class_index + 1,
+        "bbox": [float(inst.crop.x0), float(inst.crop.y0), float(w), float(h)],
+        "score": round(float(inst.score), 5),
+        "segmentation": rle,
+    }
+
+
+def draw_overlay(image_bgr: np.ndarray, instances: list[Instance]) -> np.ndarray:
+    """The frame with each instance's outline (green, 1 px; 2 px for frames over 1000 px) drawn on it."""
+    out = image_bgr.copy()
+    thickness = 2 if max(out.shape[:2]) > 1000 else 1
+    for inst in instances:
+        contours, _ = cv2.findContours(
+            inst.crop.mask.astype(np.uint8),
+            cv2.RETR_EXTERNAL,
+            cv2.CHAIN_APPROX_NONE,
+            offset=(inst.crop.x0, inst.crop.y0),
+        )
+        cv2.drawContours(out, contours, -1, (0, 255, 0), thickness)
+    return out
+
+
+def _measure(
+    predictions: list[dict[str, Any]],
+    image_bgr: np.ndarray,
+    image_id: int,
+    file_name: str,
+    um_per_px: float | None,
+    source: str,
+) -> list[dict[str, Any]] | None:
+    """Particle rows of one frame via ``flocshape.shape.measure.measure_instances``; ``None`` if not available."""
+    if importlib.util.find_spec("flocshape.shape.measure") is None:
+        return None
+    from flocshape.shape.measure import measure_instances
+
+    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    table = measure_instances(
+        [p["segmentation"] for p in predictions],
+        grey,
+        image_id=image_id,
+        file_name=file_name,
+        instance_ids=list(range(len(predictions))),
+        scores=[p["score"] for p in predictions],
+        um_per_px=um_per_px,
+        source=source,
+    )
+    return json.loads(table.to_json(orient="records", double_precision=15)) if len(table) else []
+
+
+def _apply_postproc(
+    predictions: list[dict[str, Any]], postproc: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    if not postproc:
+        return predictions
+    from flocshape.score.postprocess import filter_predictions
+
+    return list(filter_predictions(predictions, **postproc))
+
+
+class Journal:
+    """Append-only JSON-lines record of finished frames; each line is flushed and fsync'ed.
+
+    A line torn by a kill is cut off when the journal is reopened. The last line of a file name wins.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        good_bytes = 0
+        if path.exists():
+            with open(path, "rb") as fh:
+                for raw in fh:
+                    try:
+                        rec = json.loads(raw)
+                    except json.JSONDecodeError:
+                        break
+                    if not raw.endswith(b"\n"):
+                        break
+                    self.records[rec["file_name"]] = rec
+                    good_bytes += len(raw)
+            if good_bytes < path.stat().st_size:
+                os.truncate(path, good_bytes)
+        self._fh = open(path, "ab")  # noqa: SIM115 - kept open for the run, closed in close()
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one frame's record durably."""
+        self._fh.write(json.dumps(record, allow_nan=True).encode("utf-8") + b"\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.records[record["file_name"]] = record
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()
+
+
+def _prepare_out_dir(out: Path, settings: dict[str, Any], resume: bool) -> None:
+    """Create ``out`` with its ``run_config.json``; with ``resume`` the existing config must match."""
+    config_path = out / RUN_CONFIG
+    if out.exists() and any(out.iterdir()):
+        if not resume:
+            raise input_error(out, "output folder exists and is not empty (pass --resume to continue it)")
+        if not config_path.is_file():
+            raise input_error(out, f"cannot resume: no {RUN_CONFIG} (not a predict run folder)")
+        previous = json.loads(config_path.read_text())
+        changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
+        if changed:
+            raise input_error(config_path, f"cannot resume with different settings: {', '.join(changed)}")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(config_path, settings)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def predict_frame(
+    segmenter: Segmenter, image_bgr: np.ndarray, options: PredictOptions, timings: FrameTimings
+) -> list[Instance]:
+    """Instances of one frame, whole-frame or tiled."""
+    if options.tile_px:
+        from flocshape.infer.tiling import tiled_instances
+
+        return tiled_instances(segmenter, image_bgr, options.tile_px, options.overlap, timings=timings)
+    return segmenter.instances(image_bgr, timings)
+
+
+def _process_frame(
+    src: Path,
+    image_id: int,
+    segmenter: Segmenter,
+    options: PredictOptions,
+    postproc: dict[str, Any] | None,
+    overlays_dir: Path | None,
+    source_label: str,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Predict, encode, post-process, measure and (optionally) draw one frame; returns its journal record."""
+    t0 = time.perf_counter()
+    image = read_frame(src)
+    t_read = time.perf_counter() - t0
+    if image is None:
+        return {
+            "file_name": src.name,
+            "image_id": image_id,
+            "status": "failed",
+            "error": "cannot decode image",
+        }, {}
+    timings = FrameTimings()
+    instances = predict_frame(segmenter, image, options, timings)
+    t1 = time.perf_counter()
+    predictions = [instance_to_prediction(inst, image_id) for inst in instances]
+    for k, pred in enumerate(predictions):
+        pred["_k"] = k
+    predictions = _apply_postproc(predictions, postproc)
+    kept = [instances[p["_k"]] for p in predictions if "_k" in p]
+    for pred in predictions:
+        pred.pop("_k", None)
+    t2 = time.perf_counter()
+    particles = _measure(predictions, image, image_id, src.name, options.um_per_px, source_label)
+    t3 = time.perf_counter()
+    if overlays_dir is not None:
+        ok, buf = cv2.imencode(".jpg", draw_overlay(image, kept), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if ok:
+            atomic_write_bytes(overlays_dir / f"{src.stem}.jpg", buf.tobytes())
+    t4 = time.perf_counter()
+    frame_timings = {
+        "read_s": t_read,
+        "network_s": timings.network_s,
+        "masks_s": timings.masks_s,
+        "encode_s": t2 - t1,
+        "measure_s": t3 - t2,
+        "overlay_s": t4 - t3,
+    }
+    record = {"file_name": src.name, "image_id": image_id, "status": "ok", "predictions": predictions}
+    record["particles"] = particles
+    return record, frame_timings
+
+
+def _assemble(out: Path, journal: Journal, sources: list[Path]) -> tuple[int, str]:
+    """Write ``submission.json`` and ``particles.parquet`` from the journal, in source order (atomic writes)."""
+    predictions: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    measured = True
+    for src in sources:
+        rec = journal.records.get(src.name)
+        if not rec or rec.get("status") != "ok":
+            continue
+        predictions.extend(rec["predictions"])
+        if rec.get("particles") is None:
+            measured = False
+        else:
+            rows.extend(rec["particles"])
+    atomic_write_json(out / "submission.json", predictions, indent=None)
+    if not measured:
+        return len(predictions), "skipped: flocshape.shape.measure is not available"
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    tmp = out / ".particles.parquet.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "particles.parquet")
+    return len(predictions), str(out / "particles.parquet")
+
+
+def run_predict(
+    model: Path,
+    sources: list[Path],
+    out: Path,
+    options: PredictOptions,
+    images_json: Path | None = None,
+    postproc_path: Path | None = None,
+    save_overlays: bool = False,
+    resume: bool = False,
+    cli_args: dict[str, Any] | None = None,
+) -> RunSummary:
+    """Predict all ``sources`` into ``out`` (see the module docstring). Bad input raises before anything is written."""
+    out = Path(out).absolute()
+    image_ids = assign_image_ids(sources, images_json)
+    postproc = load_postproc(postproc_path) if postproc_path else None
+    if options.tile_px is not None and options.tile_px < 32:
+        raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
+    if not 0.0 <= options.overlap < 1.0:
+        raise input_error("--overlap", f"overlap {options.overlap} must be in [0, 1)")
+    segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
+                          options.box_pad_px)  # fmt: skip
+    settings = {"model_sha256": file_digest(model), **asdict(options), "postproc": postproc}
+    _prepare_out_dir(out, settings, resume)
+    journal = Journal(out / JOURNAL)
+    overlays_dir = out / "overlays" if save_overlays else None
+    summary = RunSummary(frames_total=len(sources))
+    pending = [s for s in sources if journal.records.get(s.name, {}).get("status") != "ok"]
+    summary.frames_done_before = len(sources) - len(pending)
+    totals: dict[str, float] = {}
+    try:
+        from tqdm import tqdm
+
+        for src in tqdm(pending, desc="predict", unit="frame", disable=None):
+            record, frame_timings = _process_frame(
+                src, image_ids[src], segmenter, options, postproc, overlays_dir, str(out / "submission.json")
+            )
+            if record["status"] != "ok":
+                _warn(f"{src}: {record['error']}; skipped")
+            journal.append({**record, "timings_s": frame_timings})
+            for key, value in frame_timings.items():
+                totals[key] = totals.get(key, 0.0) + value
+    finally:
+        journal.close()
+    summary.failed = [
+        {"file": str(s), "error": str(journal.records[s.name].get("error"))}
+        for s in sources
+        if journal.records.get(s.name, {}).get("status") == "failed"
+    ]
+    summary.frames_ok = sum(1 for s in sources if journal.records.get(s.name, {}).get("status") == "ok")
+    summary.instances, summary.particles_table = _assemble(out, journal, sources)
+    summary.timings_s = {k: round(v, 4) for k, v in totals.items()}
+    inputs = {"model": describe_input(model), "sources": {"count": len(sources), "first": str(sources[0])}}
+    for key, path in (("images_json", images_json), ("postproc", postproc_path)):
+        if path is not None:
+            inputs[key] = describe_input(path)
+    manifest = build_manifest(
+        "infer/predict.py",
+        cli_args or {},
+        inputs=inputs,
+        settings=settings,
+        frames={
+            "total": summary.frames_total,
+            "ok": summary.frames_ok,
+            "done_before_resume": summary.frames_done_before,
+        },
+        failed_frames=summary.failed,
+        instances=summary.instances,
+        particles_table=summary.particles_table,
+        timings_s=summary.timings_s,
+        outputs=["submission.json", "particles.parquet", JOURNAL, RUN_CONFIG]
+        + (["overlays/"] if save_overlays else []),
+    )
+    write_manifest(out, manifest)
+    return summary
+
+
+def per_frame_ms(summary: RunSummary, frames: int) -> dict[str, float]:
+    """Mean milliseconds per frame of each timing bucket (for reports)."""
+    if frames <= 0:
+        return {}
+    return {k: round(1000.0 * v / frames, 1) for k, v in summary.timings_s.items() if math.isfinite(v)}
