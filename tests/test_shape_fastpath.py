@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from flocshape.masks import encode_rle
 from flocshape.shape import schema
@@ -197,15 +198,27 @@ def test_overlapping_rle_instances_equal_reference() -> None:
 def test_single_crop_with_local_gradient_equals_reference() -> None:
     labels, grey = random_frame(3, 40, hw=(120, 150))
     occupied = labels > 0
+    frame_gradient = gradient_magnitude(grey)
     for c in labelmap_crops(labels)[0]:
         pad = np.zeros((c.crop.shape[0] + 3, c.crop.shape[1] + 2), bool)  # an untrimmed crop
         pad[1:-2, 1:-1] = c.crop
-        args = (pad, c.x0 - 1, c.y0 - 1, labels.shape, grey, occupied)
-        got, expected = measure_crop(*args), reference_measure_crop(*args)
-        assert got.keys() == expected.keys()
-        for key, value in expected.items():
-            assert got[key] == value or (math.isnan(value) and math.isnan(got[key])), key
-            assert type(got[key]) is type(value), key
+        for gradient in (None, frame_gradient):
+            args = (pad, c.x0 - 1, c.y0 - 1, labels.shape, grey, occupied, gradient)
+            got, expected = measure_crop(*args), reference_measure_crop(*args)
+            assert got.keys() == expected.keys()
+            for key, value in expected.items():
+                assert got[key] == value or (math.isnan(value) and math.isnan(got[key])), key
+                assert type(got[key]) is type(value), key
+
+
+def test_gradient_magnitude_is_exact_and_deterministic() -> None:
+    grey = random_frame(5, 30, hw=(64, 80))[1]
+    grey[0, :5] = 255  # strong edges at the frame border
+    kx = ndimage.sobel(grey.astype(np.int64), axis=1, mode="nearest")
+    ky = ndimage.sobel(grey.astype(np.int64), axis=0, mode="nearest")
+    exact = (np.sqrt((kx * kx + ky * ky).astype(np.float64)) / 8).astype(np.float32)
+    assert np.array_equal(gradient_magnitude(grey), exact)
+    assert np.array_equal(gradient_magnitude(grey), gradient_magnitude(grey.copy()))
 
 
 @settings(max_examples=60, deadline=None)

@@ -65,6 +65,8 @@ def feret_diameters(hull: np.ndarray) -> FeretDiameters:
 
 # Elements of the (particles, vertices, vertices) arrays of one batch of feret_diameters_batch.
 _BATCH_ELEMENTS = 200_000
+# A group's largest vertex count is at most this multiple of its smallest (limits the padding work).
+_GROUP_SIZE_RATIO = 1.25
 
 
 def _feret_group(hulls: Sequence[np.ndarray]) -> list[FeretDiameters]:
@@ -125,7 +127,11 @@ def feret_diameters_batch(hulls: Sequence[np.ndarray]) -> list[FeretDiameters]:
     start = 0
     while start < len(order):
         stop = start + 1
-        while stop < len(order) and (stop - start + 1) * int(sizes[order[stop]]) ** 2 <= _BATCH_ELEMENTS:
+        first = int(sizes[order[start]])
+        while stop < len(order):
+            k = int(sizes[order[stop]])
+            if (stop - start + 1) * k * k > _BATCH_ELEMENTS or k > _GROUP_SIZE_RATIO * first:
+                break
             stop += 1
         group = order[start:stop]
         for index, result in zip(group, _feret_group([hulls[i] for i in group]), strict=True):

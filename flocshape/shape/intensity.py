@@ -130,67 +130,65 @@ class IntensityColumns(NamedTuple):
 
 
 class _Atlas(NamedTuple):
-    """Particle masks packed side by side, each with a margin; see :func:`intensity_columns`."""
+    """Particle masks packed side by side in tiles with a background margin; see :func:`intensity_columns`."""
 
-    mask: np.ndarray  # uint8 0/1
-    owner: np.ndarray  # int32 index of the particle whose tile covers the pixel, -1 for none
-    frame_dx: np.ndarray  # per particle: frame x = atlas x + frame_dx
-    frame_dy: np.ndarray
+    labels: np.ndarray  # uint16, particle index + 1 on its pixels, 0 elsewhere; width = padded window width
+    shift: np.ndarray  # per particle: padded-window flat index = atlas flat index + shift
 
 
-_ATLAS_MIN_WIDTH = 2048
+_MAX_LABELS = np.iinfo(np.uint16).max
 
 
-def _pack_atlas(masks: Sequence[np.ndarray], xs: Sequence[int], ys: Sequence[int], margin: int) -> _Atlas:
-    """Shelf-pack the masks (tallest first), each in a tile with ``margin`` background pixels around it."""
+def _pack_atlas(
+    masks: Sequence[np.ndarray], xs: np.ndarray, ys: np.ndarray, margin: int, width: int
+) -> _Atlas:
+    """Shelf-pack the masks (tallest first), each in a tile with ``margin`` background pixels around it.
+
+    ``xs, ys``: top-left of each mask in padded-window coordinates (its tile starts ``margin`` earlier);
+    ``width``: the padded window's width, also the atlas width (no tile is wider).
+    """
     heights = np.fromiter((m.shape[0] + 2 * margin for m in masks), np.int64, len(masks))
     widths = np.fromiter((m.shape[1] + 2 * margin for m in masks), np.int64, len(masks))
-    atlas_w = max(_ATLAS_MIN_WIDTH, int(widths.max()))
     tile_x = np.zeros(len(masks), np.int64)
     tile_y = np.zeros(len(masks), np.int64)
     cursor_x = shelf_y = shelf_h = 0
     for k in np.argsort(-heights, kind="stable").tolist():
-        if cursor_x + widths[k] > atlas_w:
+        if cursor_x + widths[k] > width:
             cursor_x, shelf_y, shelf_h = 0, shelf_y + shelf_h, 0
         tile_x[k], tile_y[k] = cursor_x, shelf_y
         cursor_x += int(widths[k])
         shelf_h = max(shelf_h, int(heights[k]))
-    atlas = np.zeros((shelf_y + shelf_h, atlas_w), np.uint8)
-    owner = np.full(atlas.shape, -1, np.int32)
+    labels = np.zeros((shelf_y + shelf_h, width), np.uint16)
     for k, (m, tx, ty) in enumerate(zip(masks, tile_x.tolist(), tile_y.tolist(), strict=True)):
-        atlas[ty + margin : ty + margin + m.shape[0], tx + margin : tx + margin + m.shape[1]] = m
-        owner[ty : ty + heights[k], tx : tx + widths[k]] = k
-    frame_dx = np.asarray(xs, np.int64) - margin - tile_x
-    frame_dy = np.asarray(ys, np.int64) - margin - tile_y
-    return _Atlas(atlas, owner, frame_dx, frame_dy)
+        tile = labels[ty + margin : ty + margin + m.shape[0], tx + margin : tx + margin + m.shape[1]]
+        np.multiply(m, np.uint16(k + 1), out=tile, casting="unsafe")  # m is 0/1
+    shift = (ys - margin - tile_y) * width + (xs - margin - tile_x)
+    return _Atlas(labels, shift)
 
 
-def _sums_over(
-    atlas: _Atlas,
-    selected: np.ndarray,
-    values: np.ndarray,
-    window_hw: tuple[int, int],
-    exclude: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per particle: sum of ``values`` and pixel count over the ``selected`` atlas pixels in the window.
+def _sums(owner: np.ndarray, where: np.ndarray, values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per particle (``owner``, 0-based): the float64 sum of ``values`` and the count over ``where``."""
+    k = owner[where]
+    return np.bincount(k, weights=values, minlength=n), np.bincount(k, minlength=n)
 
-    ``values`` / ``exclude`` are window-sized images; atlas pixels outside the window, or where
-    ``exclude`` is set, are skipped. The sums run in float64; for the uint8 grey levels and the
-    gradient magnitudes (multiples of 2^-26 below 2^27 in total) every partial sum is exact, so they do
-    not depend on the summation order.
+
+def _sobel_magnitude_at(grey_flat: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
+    """:func:`gradient_magnitude` at the flat ``index`` of a uint8 image of row length ``width``.
+
+    Every index must have its 8 neighbours in the image; the values are identical (exact integer
+    Sobel responses, one float32 rounding).
     """
-    n = len(atlas.frame_dx)
-    ay, ax = np.nonzero(selected)
-    k = atlas.owner[ay, ax]
-    fy, fx = ay + atlas.frame_dy[k], ax + atlas.frame_dx[k]
-    inside = (fy >= 0) & (fy < window_hw[0]) & (fx >= 0) & (fx < window_hw[1])
-    if not inside.all():
-        k, fy, fx = k[inside], fy[inside], fx[inside]
-    if exclude is not None:
-        keep = ~exclude[fy, fx]
-        k, fy, fx = k[keep], fy[keep], fx[keep]
-    sums = np.bincount(k, weights=values[fy, fx], minlength=n)
-    return sums, np.bincount(k, minlength=n)
+    up, down = index - width, index + width
+
+    def at(where: np.ndarray) -> np.ndarray:
+        return grey_flat[where].astype(np.int32)
+
+    up_left, up_right, down_left, down_right = at(up - 1), at(up + 1), at(down - 1), at(down + 1)
+    kx = up_right + down_right - up_left - down_left + 2 * (at(index + 1) - at(index - 1))
+    ky = down_left + down_right - up_left - up_right + 2 * (at(down) - at(up))
+    magnitude = np.sqrt((kx * kx + ky * ky).astype(np.float32))
+    magnitude *= np.float32(0.125)
+    return magnitude
 
 
 def intensity_columns(
@@ -198,28 +196,81 @@ def intensity_columns(
     xs: Sequence[int],
     ys: Sequence[int],
     grey: np.ndarray,
-    occupied: np.ndarray | None,
-    gradient: np.ndarray,
+    occupied: np.ndarray | None = None,
+    gradient: np.ndarray | None = None,
 ) -> IntensityColumns:
     """:func:`intensity_descriptors` of many particles at once, with identical results.
 
-    ``masks[k]``: uint8 0/1 image of particle k (non-empty), its top-left pixel at window column
-    ``xs[k]``, row ``ys[k]``. ``grey``, ``gradient`` (and ``occupied``) cover the window, normally the
-    whole frame; ring and band pixels outside it do not count, as for the frame-clipped region of the
-    single version. All particles are packed into one atlas (each tile keeps a background margin wider
-    than the ring), so the ring dilation, the boundary band and the three masked sums run once per
-    frame instead of once per particle.
+    ``masks[k]``: bool or 0/1 image of particle k (at least one pixel set), its top-left pixel at
+    column ``xs[k]``, row ``ys[k]`` of the window that ``grey`` (2-D uint8; normally the frame) covers;
+    its non-zero pixels must lie in the window. ``occupied`` (same size, bool): pixels kept out of the
+    contrast ring. ``gradient``: :func:`gradient_magnitude` of the window, or None to evaluate it only
+    at the boundary-band pixels (same values). Ring and band pixels outside the window do not count,
+    as for the frame-clipped region of the single version.
+
+    All particles are packed into one atlas of labels, every tile with a background margin wider than
+    the ring, so the ring dilation and the boundary band (morphological gradient) run once, and the
+    sums are three ``bincount`` calls. The sums run in float64; for grey levels and gradient magnitudes
+    (multiples of 2^-26 below 2^27 in total) every partial sum is exact, independent of the order.
     """
+    n = len(masks)
+    if n > _MAX_LABELS:  # uint16 atlas labels: split
+        parts = [
+            intensity_columns(
+                masks[i : i + _MAX_LABELS],
+                xs[i : i + _MAX_LABELS],
+                ys[i : i + _MAX_LABELS],
+                grey,
+                occupied,
+                gradient,
+            )
+            for i in range(0, n, _MAX_LABELS)
+        ]
+        return IntensityColumns(*(np.concatenate(c) for c in zip(*parts, strict=True)))
     margin = RING_WIDTH_PX + 1
-    atlas = _pack_atlas(masks, xs, ys, margin)
-    window_hw = grey.shape
-    ring = cv2.compare(cv2.dilate(atlas.mask, _RING_KERNEL), atlas.mask, cv2.CMP_GT)
+    height, width = grey.shape
+    x_arr, y_arr = np.asarray(xs, np.int64), np.asarray(ys, np.int64)
+    right = max(int((x_arr + [m.shape[1] for m in masks]).max()) - width, 0)
+    bottom = max(int((y_arr + [m.shape[0] for m in masks]).max()) - height, 0)
+    border = margin + max(0, -int(x_arr.min()), -int(y_arr.min()), right, bottom)
+    padded_w = width + 2 * border
+
+    def pad(image: np.ndarray, how: int, value: int = 0) -> np.ndarray:
+        return cv2.copyMakeBorder(image, border, border, border, border, how, value=value).reshape(-1)
+
+    atlas = _pack_atlas(masks, x_arr + border, y_arr + border, margin, padded_w)
+    labels = atlas.labels
+    outside = pad(np.zeros((height, width), np.uint8), cv2.BORDER_CONSTANT, 1).view(bool)
+    grey_p = pad(grey, cv2.BORDER_REPLICATE)
+    # inside: every particle pixel (all in the window)
+    where = np.flatnonzero(labels.reshape(-1) != 0)
+    owner = labels.reshape(-1)[where].astype(np.int64) - 1
+    sum_in, n_in = _sums(owner, slice(None), grey_p[where + atlas.shift[owner]], n)
+    # ring: within RING_WIDTH_PX of the particle, outside it, in the window and not occupied
+    dilated = cv2.dilate(labels, _RING_KERNEL).reshape(-1)
+    where = np.flatnonzero((dilated != 0) & (labels.reshape(-1) == 0))
+    owner = dilated[where].astype(np.int64) - 1
+    index = where + atlas.shift[owner]
+    if occupied is None:
+        excluded = outside
+    else:
+        excluded = pad(np.asarray(occupied, bool).view(np.uint8), cv2.BORDER_CONSTANT, 1).view(bool)
+    keep = ~excluded[index]
+    sum_ring, n_ring = _sums(owner, keep, grey_p[index[keep]], n)
+    # boundary band: dilation minus erosion (3x3), in the window
     band = cv2.morphologyEx(
-        atlas.mask, cv2.MORPH_GRADIENT, _BAND_KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    sum_in, n_in = _sums_over(atlas, atlas.mask, grey, window_hw)
-    sum_ring, n_ring = _sums_over(atlas, ring, grey, window_hw, occupied)
-    sum_band, n_band = _sums_over(atlas, band, gradient, window_hw)
+        labels, cv2.MORPH_GRADIENT, _BAND_KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0
+    ).reshape(-1)
+    where = np.flatnonzero(band != 0)
+    owner = band[where].astype(np.int64) - 1
+    index = where + atlas.shift[owner]
+    keep = ~outside[index]
+    index = index[keep]
+    if gradient is None:
+        band_values = _sobel_magnitude_at(grey_p, index, padded_w)
+    else:
+        band_values = pad(gradient, cv2.BORDER_CONSTANT)[index]
+    sum_band, n_band = _sums(owner, keep, band_values, n)
     mean_in, contrast, sharpness, norm = [], [], [], []
     for s_in, c_in, s_ring, c_ring, s_band, c_band in zip(
         sum_in.tolist(),

@@ -29,7 +29,6 @@ from flocshape.shape.intensity import (
     NO_INTENSITY,
     RING_WIDTH_PX,
     IntensityDescriptors,
-    gradient_magnitude,
     intensity_columns,
     to_grey,
 )
@@ -164,9 +163,18 @@ def frame_descriptors(
     ``crops``: the instances (any crops of the frame; each is trimmed to its box first). ``grey``: the
     frame as 2-D uint8, or a window of it whose top-left pixel is frame column/row ``grey_origin`` and
     that contains every crop's box plus ``RING_WIDTH_PX + 1`` px (clipped to the frame); None gives NaN
-    intensity columns. ``gradient``: :func:`~flocshape.shape.intensity.gradient_magnitude` of ``grey``
-    (computed when None); ``occupied``: the union of all instances on the same window (kept out of the
-    contrast ring; None: nothing excluded).
+    intensity columns. ``gradient``: :func:`~flocshape.shape.intensity.gradient_magnitude` of ``grey``,
+    or None to evaluate it at the boundary-band pixels only (same values, no full-frame pass);
+    ``occupied``: the union of all instances on the same window (kept out of the contrast ring; None:
+    nothing excluded).
+
+    Exactly the values of the per-instance definitions (:func:`~flocshape.shape.feret.feret_diameters`,
+    :func:`~flocshape.shape.hull.pick_lattice_count`, the Crofton perimeter of
+    :func:`~flocshape.shape.hull.fill_centre_hull`, :func:`~flocshape.shape.intensity.intensity_descriptors`;
+    tests/test_shape_fastpath.py keeps the previous per-instance code and compares bit for bit). Per
+    crop only OpenCV moments, contours and hull and the four lattice-transition counts run; Pick's
+    count, the digital-hull perimeter (from exact integer row spans), the corner hulls' Feret diameters
+    and the grey-level descriptors (one atlas of all crops) are vectorised over the frame.
     """
     geometry = [_crop_geometry(c.crop, c.x0, c.y0) for c in crops]
     present = [g for g in geometry if g is not None]
@@ -187,7 +195,7 @@ def frame_descriptors(
             [g.y0 - 1 - grey_origin[1] for g in present],
             grey,
             occupied,
-            gradient_magnitude(grey) if gradient is None else gradient,
+            gradient,
         )
         inten = [IntensityDescriptors(*v) for v in zip(*(c.tolist() for c in cols), strict=True)]
     frame_h, frame_w = (crops[0].height, crops[0].width) if crops else (0, 0)
@@ -214,14 +222,15 @@ def measure_crop(
     ``frame_hw`` is the frame (height, width); ``grey`` the frame as 2-D uint8 (or None: intensity
     columns NaN); ``occupied`` a frame-sized bool mask of all instances (kept out of the contrast ring);
     ``gradient`` the frame's gradient magnitude (:func:`~flocshape.shape.intensity.gradient_magnitude`),
-    computed on the crop's neighbourhood when None.
+    evaluated on the crop's neighbourhood when None (same values).
     Returns the descriptor columns of :data:`flocshape.shape.schema.COLUMNS` (no identity columns).
-    Same values as a row of :func:`measure_instances`; use that (or :func:`frame_descriptors`) for
-    many instances, it is several times faster per instance.
+    Same values as a row of :func:`measure_instances`; for many instances of a frame use that (or
+    :func:`frame_descriptors`): the frame-wide vectorised steps make it several times faster per
+    instance.
     """
     mask_crop = MaskCrop(np.asarray(crop, dtype=bool), int(x0), int(y0), int(frame_hw[0]), int(frame_hw[1]))
     origin = (0, 0)
-    if grey is not None and gradient is None:  # only the crop's neighbourhood
+    if grey is not None and gradient is None:  # work on the crop's neighbourhood only (same values)
         margin = RING_WIDTH_PX + 1
         h, w = mask_crop.crop.shape
         rx0, ry0 = max(mask_crop.x0 - margin, 0), max(mask_crop.y0 - margin, 0)
@@ -246,12 +255,12 @@ def descriptors_table(values: Sequence[tuple[Any, ...]], identity: dict[str, Seq
     columns = dict(identity)
     transposed = list(zip(*values, strict=True)) if values else [()] * len(_DESCRIPTOR_COLUMNS)
     columns.update(zip(_DESCRIPTOR_COLUMNS, transposed, strict=True))
-    return pd.DataFrame(
-        {
-            name: pd.Series(np.asarray(columns[name], dtype=_DTYPES[name]), dtype=_DTYPES[name])
-            for name in schema.COLUMN_NAMES
-        }
-    )
+    arrays: dict[str, Any] = {}
+    for name in schema.COLUMN_NAMES:
+        dtype = _DTYPES[name]
+        array = np.asarray(columns[name], dtype=dtype)
+        arrays[name] = pd.Series(array, dtype=object, copy=False) if dtype is object else array
+    return pd.DataFrame(arrays, copy=False)
 
 
 def concat_tables(tables: Sequence[pd.DataFrame], um_per_px: float | None = None) -> pd.DataFrame:
@@ -285,25 +294,27 @@ def measure_crops(
     instance_ids: Sequence[int],
     scores: Sequence[float],
     category_ids: Sequence[int],
+    occupied: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Typed table (no scaled columns) of the decoded instances of one frame.
 
-    ``identity`` holds the frame's source, image_id and file_name; raises ``ValueError`` when a mask
-    or the image differs in size from the first mask.
+    ``identity`` holds the frame's source, image_id and file_name; ``occupied``: the union of the
+    crops as a frame-sized bool image when the caller has it (else it is built here). Raises
+    ``ValueError`` when a mask or the image differs in size from the first mask.
     """
     frame_hw = (crops[0].height, crops[0].width) if crops else (0, 0)
     for c in crops:
         if (c.height, c.width) != frame_hw:
             raise ValueError(f"mask size {[c.height, c.width]} differs from the frame size {list(frame_hw)}")
-    grey = occupied = gradient = None
+    grey = None
     if image is not None and crops:
         grey = to_grey(image)
         if grey.shape != frame_hw:
             raise ValueError(f"image size {list(grey.shape)} differs from the mask size {list(frame_hw)}")
-        occupied = np.zeros(frame_hw, dtype=bool)
-        for c in crops:
-            occupied[c.y0 : c.y0 + c.crop.shape[0], c.x0 : c.x0 + c.crop.shape[1]] |= c.crop
-        gradient = gradient_magnitude(grey)
+        if occupied is None:
+            occupied = np.zeros(frame_hw, dtype=bool)
+            for c in crops:
+                occupied[c.y0 : c.y0 + c.crop.shape[0], c.x0 : c.x0 + c.crop.shape[1]] |= c.crop
     n = len(crops)
     ids = {
         "source": [identity["source"]] * n,
@@ -315,7 +326,7 @@ def measure_crops(
     }
     if not len(ids["instance_id"]) == len(ids["category_id"]) == len(ids["score"]) == n:
         raise ValueError("instance_ids, scores and category_ids must have one entry per mask")
-    return descriptors_table(frame_descriptors(crops, grey, occupied, gradient), ids)
+    return descriptors_table(frame_descriptors(crops, grey, occupied), ids)
 
 
 def measure_instances(
@@ -382,7 +393,8 @@ def measure_labelmap(
     """
     crops, ids = labelmap_crops(labels)
     identity = {"source": source, "image_id": int(image_id), "file_name": file_name}
-    table = measure_crops(crops, image, identity, ids, [_NAN] * len(ids), [-1] * len(ids))
+    occupied = None if image is None else np.asarray(labels) > 0
+    table = measure_crops(crops, image, identity, ids, [_NAN] * len(ids), [-1] * len(ids), occupied)
     return add_scaled_columns(table, um_per_px)
 
 

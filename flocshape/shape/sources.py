@@ -265,7 +265,9 @@ def measure_labelmap_dir(
         crops, ids = labelmap_crops(labels)
         identity = {"source": str(png), "image_id": image_id, "file_name": file_name}
         try:
-            tables.append(measure_crops(crops, grey, identity, ids, [math.nan] * len(ids), [-1] * len(ids)))
+            occupied = None if grey is None else labels > 0
+            nan_scores, no_category = [math.nan] * len(ids), [-1] * len(ids)
+            tables.append(measure_crops(crops, grey, identity, ids, nan_scores, no_category, occupied))
         except ValueError as exc:
             raise input_error(png, str(exc)) from None
     return concat_tables(tables, um_per_px)
