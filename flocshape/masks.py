@@ -22,7 +22,10 @@ def encode_rle(mask: np.ndarray) -> dict[str, Any]:
     m = np.asfortranarray(np.asarray(mask, dtype=np.uint8))
     rle = mask_utils.encode(m)
     counts = rle["counts"]
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    return {
+        "size": [int(rle["size"][0]), int(rle["size"][1])],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
 
 
 def to_compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:

@@ -62,8 +62,17 @@ def setup(threads: int | None = None) -> Path:
     from ultralytics import settings
 
     if not _DONE:
-        wanted = {"sync": False, "clearml": False, "comet": False, "dvc": False, "mlflow": False,
-                  "raytune": False, "wandb": False, "tensorboard": False, "neptune": False}
+        wanted = {
+            "sync": False,
+            "clearml": False,
+            "comet": False,
+            "dvc": False,
+            "mlflow": False,
+            "raytune": False,
+            "wandb": False,
+            "tensorboard": False,
+            "neptune": False,
+        }
         changes = {k: v for k, v in wanted.items() if k in settings and settings[k] != v}
         if changes:
             settings.update(changes)

@@ -187,7 +187,7 @@ def plot_frame_overlay(
 
     Outlines of excluded particles are drawn dashed in red; NaN values in magenta. ``image`` is a
     2-D uint8 grey frame (rows = y). Returned as a JPEG data URI by default (``image_format="png"`` for PNG;
-    see docs/bench-report.md for sizes).
+    see BENCHMARKS.md for sizes).
     """
     h, w = image.shape[:2]
     fig_w = max_width_px / DPI

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-# Below this pixel count shape ratios are dominated by digitisation (see docs/bench-shape.md: at
+# Below this pixel count shape ratios are dominated by digitisation (see BENCHMARKS.md: at
 # ECD ~ 11 px the form factor of a disc still scatters by several % and the Feret diameters of the
 # pixel-corner hull are biased by ~ +1 px / ECD).
 MIN_AREA_PX_FOR_SHAPE = 100
