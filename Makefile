@@ -31,8 +31,8 @@ demo: $(VENV)/.installed
 	$(PY) datasets/synthesize.py --out $(DEMO)/data --preset small --frames 60 --seed 0
 	$(PY) convert/coco2yolo.py --json $(DEMO)/data/label_train.json --images $(DEMO)/data/train \
 	    --out $(DEMO)/yolo --group-size 10 --val-frac 0.25 --seed 0
-	$(PY) train/train.py --data $(DEMO)/yolo/data.yaml --recipe cpu-small --project $(DEMO)/train --name model
-	$(PY) infer/predict.py --model $(DEMO)/train/model/weights/best.pt --source $(DEMO)/data/test \
+	$(PY) train/train.py --data $(DEMO)/yolo/data.yaml --recipe cpu-small --project $(DEMO)/train --name tiny
+	$(PY) infer/predict.py --model $(DEMO)/train/tiny/weights/best.pt --source $(DEMO)/data/test \
 	    --images-json $(DEMO)/data/label_test.json --out $(DEMO)/predict --imgsz 320 --conf 0.1 --save-overlays
 	$(PY) infer/score.py --gt $(DEMO)/data/truth/label_test_gt.json --pred $(DEMO)/predict/submission.json \
 	    --json $(DEMO)/predict/score.json

@@ -11,7 +11,7 @@ Conventions
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -59,6 +59,9 @@ def to_compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, A
             return mask_utils.frPyObjects(segmentation, int(height), int(width))
         if isinstance(counts, bytes | str):
             c = counts.encode("ascii") if isinstance(counts, str) else counts
+            covered = int(rle_string_to_counts(c).sum())
+            if covered != int(height) * int(width):
+                raise ValueError(f"RLE counts cover {covered} pixels, not H*W = {int(height) * int(width)}")
             return {"size": [int(height), int(width)], "counts": c}
         raise ValueError(f"RLE counts of type {type(counts).__name__}")
     raise ValueError("segmentation is neither a polygon list nor an RLE dict")
@@ -79,3 +82,95 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, bool)
     union = np.count_nonzero(a | b)
     return float(np.count_nonzero(a & b) / union) if union else 0.0
+
+
+# --- Bounding-box crops straight from RLE -------------------------------------------------------------
+# pycocotools can only decode to a full (H, W) frame (about 1-4 ms for 1024 x 1280), which dominates work on
+# tens of thousands of small instances. These helpers read the run lengths and paint only the instance's
+# bounding-box crop; the result equals ``pycocotools.mask.decode`` cropped to the box (tested).
+
+
+class MaskCrop(NamedTuple):
+    """A mask as its tight bounding-box crop at ``(x0, y0)`` (column, row) in a ``height x width`` frame.
+
+    ``crop`` is a ``(0, 0)`` array at ``(0, 0)`` for an empty mask.
+    """
+
+    crop: np.ndarray
+    x0: int
+    y0: int
+    height: int
+    width: int
+
+
+_MAX_CHARS_PER_VALUE = 7  # 35 bits: far more than any H*W seen here, and exact in float64
+
+
+def rle_string_to_counts(counts: str | bytes) -> np.ndarray:
+    """Run lengths (int64) of a compressed COCO RLE ``counts`` string, without decoding pixels.
+
+    Vectorised transcription of pycocotools' ``rleFrString`` (LEB128-like 5-bit groups, sign bit 0x10,
+    continuation bit 0x20; runs from the fourth on are stored as a difference to the run two before).
+    Raises ``ValueError`` for characters outside ``'0'..'o'``, a truncated last value, an over-long value or
+    a negative run.
+    """
+    data = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
+    chars = np.frombuffer(data, dtype=np.uint8).astype(np.int64) - 48
+    if chars.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if chars.min() < 0 or chars.max() > 63:
+        raise ValueError("RLE counts contain characters outside '0'..'o'")
+    more = (chars & 0x20) != 0
+    if more[-1]:
+        raise ValueError("RLE counts end in the middle of a value")
+    ends = ~more
+    starts = np.flatnonzero(np.concatenate(([True], ends[:-1])))
+    group = np.cumsum(np.concatenate(([0], ends[:-1].astype(np.int64))))
+    shift = np.arange(chars.size) - starts[group]
+    if shift.max() >= _MAX_CHARS_PER_VALUE:
+        raise ValueError("RLE counts contain an over-long value")
+    values = np.bincount(group, weights=(chars & 0x1F) * np.exp2(5 * shift)).astype(np.int64)
+    last = np.flatnonzero(ends)
+    negative = (chars[last] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (shift[last][negative] + 1))
+    runs = values.copy()
+    runs[1::2] = np.cumsum(values[1::2])
+    runs[2::2] = np.cumsum(values[2::2])
+    if runs.min() < 0:
+        raise ValueError("RLE counts decode to a negative run length")
+    return runs
+
+
+def rle_counts(rle: dict[str, Any]) -> np.ndarray:
+    """Run lengths of a compressed (``str``/``bytes`` counts) or uncompressed (list counts) RLE dict."""
+    raw = rle["counts"]
+    return np.asarray(raw, dtype=np.int64) if isinstance(raw, list) else rle_string_to_counts(raw)
+
+
+def counts_to_crop(counts: np.ndarray, height: int, width: int) -> MaskCrop:
+    """Foreground of column-major run lengths (background first) as a :class:`MaskCrop`.
+
+    Raises ``ValueError`` when a run is negative or the runs do not add up to ``height * width``.
+    """
+    runs = np.asarray(counts, dtype=np.int64)
+    if runs.size and (runs.min() < 0 or int(runs.sum()) != height * width):
+        raise ValueError(f"RLE runs add up to {int(runs.sum())}, not H*W = {height * width}")
+    starts = np.cumsum(runs) - runs
+    fg_starts, fg_lengths = starts[1::2], runs[1::2]
+    keep = fg_lengths > 0
+    fg_starts, fg_lengths = fg_starts[keep], fg_lengths[keep]
+    total = int(fg_lengths.sum())
+    if total == 0:
+        return MaskCrop(np.zeros((0, 0), bool), 0, 0, height, width)
+    offsets = np.repeat(fg_starts - (np.cumsum(fg_lengths) - fg_lengths), fg_lengths)
+    flat = np.arange(total, dtype=np.int64) + offsets  # column-major pixel index
+    cols, rows = np.divmod(flat, height)
+    x0, y0 = int(cols.min()), int(rows.min())
+    crop = np.zeros((int(rows.max()) - y0 + 1, int(cols[-1]) - x0 + 1), dtype=bool)
+    crop[rows - y0, cols - x0] = True
+    return MaskCrop(crop, x0, y0, height, width)
+
+
+def decode_rle_crop(rle: dict[str, Any]) -> MaskCrop:
+    """Decode a COCO RLE (compressed or uncompressed counts) to its bounding-box :class:`MaskCrop`."""
+    return counts_to_crop(rle_counts(rle), int(rle["size"][0]), int(rle["size"][1]))

@@ -17,8 +17,7 @@ from flocshape.convert.rings import (
     signed_area,
     trace_cycles,
 )
-from flocshape.convert.rle import rle_string_to_counts, rle_to_crop
-from flocshape.masks import mask_iou
+from flocshape.masks import decode_rle_crop, mask_iou, rle_string_to_counts
 
 masks = arrays(np.bool_, st.tuples(st.integers(1, 14), st.integers(1, 14)))
 
@@ -43,7 +42,7 @@ def test_traced_cycles_match_shapely_union_of_pixels(mask: np.ndarray) -> None:
 @given(masks)
 def test_rle_crop_equals_full_decode(mask: np.ndarray) -> None:
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    crop, x0, y0 = rle_to_crop(rle)
+    crop, x0, y0, _, _ = decode_rle_crop(rle)
     full = np.zeros(mask.shape, bool)
     full[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
     assert np.array_equal(full, mask)

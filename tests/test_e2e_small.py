@@ -73,7 +73,7 @@ def test_small_chain_end_to_end(repo_root: Path, tmp_path: Path) -> None:
         "model",
         "workers=0",
     )
-    weights = d / "train" / "model" / "weights" / "best.pt"
+    weights = d / "train" / "tiny" / "weights" / "best.pt"
     assert weights.is_file()
     _run(
         repo_root,

@@ -11,12 +11,11 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 from skimage.measure import perimeter_crofton, regionprops
 
-from flocshape.masks import encode_rle
+from flocshape.masks import decode_rle_crop, encode_rle
 from flocshape.shape import analytic
 from flocshape.shape.hull import centre_hull, fill_centre_hull, pick_lattice_count
 from flocshape.shape.measure import measure_crop, measure_instances, measure_labelmap
 from flocshape.shape.perimeter import crofton_perimeter
-from flocshape.shape.rle import decode_crop
 from flocshape.shape.schema import COLUMN_NAMES, scaled_column_names
 
 
@@ -177,7 +176,7 @@ def test_digital_hull_fill_matches_pick(points: list[tuple[int, int]]) -> None:
 def test_rle_crop_decoder_matches_pycocotools(seed: int, h: int, w: int) -> None:
     mask = np.random.default_rng(seed).random((h, w)) < 0.3
     rle = encode_rle(mask)
-    crop = decode_crop(rle)
+    crop = decode_rle_crop(rle)
     full = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()}).astype(bool)
     rebuilt = np.zeros((h, w), bool)
     rebuilt[crop.y0 : crop.y0 + crop.crop.shape[0], crop.x0 : crop.x0 + crop.crop.shape[1]] = crop.crop

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from flocshape.masks import encode_rle
+from flocshape.masks import decode_rle_crop, encode_rle
 from flocshape.shape import schema
 from flocshape.shape.ellipse import moment_ellipse
 from flocshape.shape.feret import feret_diameters, feret_diameters_batch
@@ -36,7 +36,6 @@ from flocshape.shape.hull import (
 from flocshape.shape.intensity import NO_INTENSITY, gradient_magnitude, intensity_descriptors, to_grey
 from flocshape.shape.measure import labelmap_crops, measure_crop, measure_instances, measure_labelmap
 from flocshape.shape.perimeter import crofton_perimeter_padded, lattice_transitions, padded_transitions
-from flocshape.shape.rle import decode_crop
 
 _DESCRIPTORS = tuple(c for c in schema.COLUMN_NAMES if c not in schema.IDENTITY_COLUMNS)
 
@@ -191,7 +190,7 @@ def test_overlapping_rle_instances_equal_reference() -> None:
     table = measure_instances(
         [encode_rle(m) for m in masks], rgb, 0, "", instance_ids=list(range(len(masks)))
     )
-    expected = reference_table([decode_crop(encode_rle(m)) for m in masks], rgb, list(range(len(masks))))
+    expected = reference_table([decode_rle_crop(encode_rle(m)) for m in masks], rgb, list(range(len(masks))))
     pd.testing.assert_frame_equal(table, expected, check_exact=True)
 
 

@@ -40,11 +40,10 @@ from flocshape.convert.coco import (
     load_coco,
 )
 from flocshape.convert.rings import ULTRALYTICS_MAX_VERTICES, bridge_all, crop_to_ring, ring_to_rle
-from flocshape.convert.rle import counts_to_crop, rle_counts
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_text
 from flocshape.manifest import build_manifest, describe_input, write_manifest
-from flocshape.masks import to_compressed_rle
+from flocshape.masks import decode_rle_crop, to_compressed_rle
 
 TOOL = "coco2yolo"
 COORD_DECIMALS = 6
@@ -134,7 +133,7 @@ def convert_instance(
     """
     kind = check_segmentation(seg, height, width)
     rle = to_compressed_rle(seg, height, width)
-    crop, x0, y0 = counts_to_crop(rle_counts(rle), height, width)
+    crop, x0, y0, _, _ = decode_rle_crop(rle)
     area = int(crop.sum())
     if area == 0:
         return None
@@ -207,7 +206,7 @@ def _convert_image(job: _ImageJob) -> _ImageOutcome:
         try:
             if opts.tile_px:
                 rle = to_compressed_rle(ann.segmentation, job.height, job.width)
-                crop = counts_to_crop(rle_counts(rle), job.height, job.width)
+                crop = decode_rle_crop(rle)[:3]
                 inst = None if crop[0].size == 0 or not crop[0].any() else crop
             else:
                 inst = convert_instance(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from flocshape.masks import MaskCrop, decode_rle_crop
 from flocshape.shape import schema
 from flocshape.shape.ellipse import moment_ellipse
 from flocshape.shape.feret import FeretDiameters, feret_diameters_batch
@@ -33,7 +34,6 @@ from flocshape.shape.intensity import (
     to_grey,
 )
 from flocshape.shape.perimeter import crofton_from_transitions, padded_transitions
-from flocshape.shape.rle import MaskCrop, decode_crop
 
 _DESCRIPTOR_COLUMNS = tuple(c for c in schema.COLUMN_NAMES if c not in schema.IDENTITY_COLUMNS)
 _DTYPES = {c.name: (object if c.dtype == "str" else c.dtype) for c in schema.COLUMNS}
@@ -349,7 +349,7 @@ def measure_instances(
     masks or a size mismatch.
     """
     n = len(masks_rle)
-    crops = [decode_crop(r) for r in masks_rle]
+    crops = [decode_rle_crop(r) for r in masks_rle]
     identity = {"source": source, "image_id": int(image_id), "file_name": file_name}
     table = measure_crops(
         crops,

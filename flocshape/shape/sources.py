@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
-from flocshape.masks import to_compressed_rle
+from flocshape.masks import MaskCrop, decode_rle_crop, to_compressed_rle
 from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
-from flocshape.shape.rle import MaskCrop, decode_crop
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -82,7 +81,7 @@ def _decode(seg: Any, height: int | None, width: int | None, path: Path, record:
         if height is None or width is None:
             raise ValueError("segmentation has no size and the image size is unknown")
         rle = to_compressed_rle(seg, height, width)
-        return decode_crop(rle)
+        return decode_rle_crop(rle)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise input_error(path, f"bad segmentation ({exc})", record) from None
 
