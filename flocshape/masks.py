@@ -174,3 +174,21 @@ def counts_to_crop(counts: np.ndarray, height: int, width: int) -> MaskCrop:
 def decode_rle_crop(rle: dict[str, Any]) -> MaskCrop:
     """Decode a COCO RLE (compressed or uncompressed counts) to its bounding-box :class:`MaskCrop`."""
     return counts_to_crop(rle_counts(rle), int(rle["size"][0]), int(rle["size"][1]))
+
+
+_PYCOCOTOOLS_AREA_CHUNK = 255  # pycocotools 2.0.x `area` fails on lists of > 255 RLEs under numpy 2
+
+
+def rle_areas(rles: list[dict[str, Any]]) -> np.ndarray:
+    """Pixel counts (int64) of a list of pycocotools RLEs of any length.
+
+    pycocotools' ``mask.area`` raises ``OverflowError`` for more than 255 RLEs at once (it sizes its output with
+    a ``uint8``), which dense frames reach; this calls it in chunks.
+    """
+    if not rles:
+        return np.zeros(0, dtype=np.int64)
+    parts = [
+        np.asarray(mask_utils.area(rles[i : i + _PYCOCOTOOLS_AREA_CHUNK]), dtype=np.int64).reshape(-1)
+        for i in range(0, len(rles), _PYCOCOTOOLS_AREA_CHUNK)
+    ]
+    return np.concatenate(parts)

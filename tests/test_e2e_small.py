@@ -70,8 +70,7 @@ def test_small_chain_end_to_end(repo_root: Path, tmp_path: Path) -> None:
         "--project",
         d / "train",
         "--name",
-        "model",
-        "workers=0",
+        "tiny",
     )
     weights = d / "train" / "tiny" / "weights" / "best.pt"
     assert weights.is_file()

@@ -144,3 +144,28 @@ def test_greedy_nms_equals_textbook_loop() -> None:
         th = float(rng.choice([0.0, 0.3, 0.5, 0.9]))
         got = greedy_nms(scores, overlap, candidates, th)
         assert got.tolist() == _naive_nms(scores.tolist(), overlap, candidates.tolist(), th)
+
+
+def test_dense_frame_over_255_predictions_is_filtered_and_scored() -> None:
+    """Regression: pycocotools' ``area`` fails on > 255 RLEs at once; a dense frame must still work."""
+    import numpy as np
+
+    from flocshape.masks import encode_rle, rle_areas
+    from flocshape.score import score_all
+
+    h, w, n = 64, 80, 300
+    preds, anns = [], []
+    for k in range(n):
+        m = np.zeros((h, w), np.uint8)
+        y, x = divmod(k, 20)
+        m[3 * y : 3 * y + 2, 4 * x : 4 * x + 3] = 1
+        rle = encode_rle(m)
+        preds.append({"image_id": 1, "category_id": 1, "score": 0.9, "segmentation": rle})
+        anns.append({"id": k + 1, "image_id": 1, "category_id": 1, "segmentation": rle, "iscrowd": 0})
+    assert rle_areas([p["segmentation"] for p in preds]).tolist() == [6] * n
+    kept = filter_predictions(preds, min_score=0.5, min_area_px=5, mask_nms_iou=0.5)
+    assert len(kept) == n
+    gt = {"images": [{"id": 1, "height": h, "width": w, "file_name": "a.jpg"}], "annotations": anns,
+          "categories": [{"id": 1, "name": "Normal"}]}  # fmt: skip
+    result = score_all(gt, preds)
+    assert result["hackathon_f1"]["f1"] == 1.0 and result["strict"]["tp"] == n

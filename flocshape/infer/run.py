@@ -18,7 +18,6 @@ Frames that cannot be read are reported with a one-line warning, listed in the m
 from __future__ import annotations
 
 import glob
-import importlib.util
 import json
 import math
 import os
@@ -30,12 +29,15 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_bytes, atomic_write_json
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
+from flocshape.score.postprocess import filter_predictions
+from flocshape.shape.measure import measure_instances
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 JOURNAL = "journal.jsonl"
@@ -146,8 +148,6 @@ def load_postproc(path: Path) -> dict[str, Any]:
             raise input_error(path, "missing or not a number", record=key)
     if cfg.get("nms_metric", "iou") not in ("iou", "ios"):
         raise input_error(path, "must be 'iou' or 'ios'", record="nms_metric")
-    if importlib.util.find_spec("flocshape.score.postprocess") is None:
-        raise input_error(path, "flocshape.score.postprocess is not available in this checkout")
     out: dict[str, Any] = {key: (None if cfg[key] is None else float(cfg[key])) for key in POSTPROC_KEYS}
     if "nms_metric" in cfg:
         out["nms_metric"] = cfg["nms_metric"]
@@ -198,12 +198,8 @@ def _measure(
     file_name: str,
     um_per_px: float | None,
     source: str,
-) -> list[dict[str, Any]] | None:
-    """Particle rows of one frame via ``flocshape.shape.measure.measure_instances``; ``None`` if not available."""
-    if importlib.util.find_spec("flocshape.shape.measure") is None:
-        return None
-    from flocshape.shape.measure import measure_instances
-
+) -> list[dict[str, Any]]:
+    """Particle rows of one frame via :func:`flocshape.shape.measure.measure_instances` (JSON-ready dicts)."""
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
     table = measure_instances(
         [p["segmentation"] for p in predictions],
@@ -223,8 +219,6 @@ def _apply_postproc(
 ) -> list[dict[str, Any]]:
     if not postproc:
         return predictions
-    from flocshape.score.postprocess import filter_predictions
-
     return list(filter_predictions(predictions, **postproc))
 
 
@@ -352,21 +346,13 @@ def _assemble(out: Path, journal: Journal, sources: list[Path]) -> tuple[int, st
     """Write ``submission.json`` and ``particles.parquet`` from the journal, in source order (atomic writes)."""
     predictions: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    measured = True
     for src in sources:
         rec = journal.records.get(src.name)
         if not rec or rec.get("status") != "ok":
             continue
         predictions.extend(rec["predictions"])
-        if rec.get("particles") is None:
-            measured = False
-        else:
-            rows.extend(rec["particles"])
+        rows.extend(rec["particles"])
     atomic_write_json(out / "submission.json", predictions, indent=None)
-    if not measured:
-        return len(predictions), "skipped: flocshape.shape.measure is not available"
-    import pandas as pd
-
     table = pd.DataFrame(rows)
     tmp = out / ".particles.parquet.tmp"
     table.to_parquet(tmp, index=False)

@@ -25,6 +25,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from flocshape.masks import rle_areas
 from flocshape.score.inputs import Prepared, as_prepared
 
 AREA_RANGES = ("all", "small", "medium", "large")
@@ -59,7 +60,7 @@ def _gt_dataset(prepared: Prepared, categories: list[dict[str, Any]]) -> dict[st
     default_cat = categories[0]["id"]
     for im in prepared.images:
         images.append({"id": im.image_id, "height": im.height, "width": im.width})
-        areas = np.asarray(mask_utils.area(im.gt_rles)) if im.gt_rles else []
+        areas = rle_areas(im.gt_rles)
         for rle, ann_index, area in zip(im.gt_rles, im.gt_ann_indices, areas, strict=True):
             src = prepared.gt["annotations"][ann_index]
             anns.append(
@@ -79,7 +80,7 @@ def _gt_dataset(prepared: Prepared, categories: list[dict[str, Any]]) -> dict[st
 def _results_dataset(prepared: Prepared, gt_dataset: dict[str, Any]) -> dict[str, Any]:
     anns = []
     for im in prepared.images:
-        areas = np.asarray(mask_utils.area(im.pred_rles)) if im.pred_rles else []
+        areas = rle_areas(im.pred_rles)
         for rle, score, pred_index, area in zip(
             im.pred_rles, im.pred_scores, im.pred_indices, areas, strict=True
         ):

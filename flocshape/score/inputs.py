@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from flocshape.errors import input_error
-from flocshape.masks import to_compressed_rle
-from flocshape.score.rle import check_rle, iou_matrix, rle_areas
+from flocshape.masks import rle_areas, to_compressed_rle
+from flocshape.score.rle import check_rle, iou_matrix
 
 
 @dataclass

@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
+from flocshape.masks import rle_areas
 from flocshape.score.hackathon import ZERO, image_counts, summarize
 from flocshape.score.inputs import Prepared, as_prepared
-from flocshape.score.rle import iou_matrix, rle_areas
+from flocshape.score.rle import iou_matrix
 from flocshape.score.strict import match_one_to_one
 
 NMS_METRICS = ("iou", "ios")

@@ -31,10 +31,3 @@ def iou_matrix(gt_rles: list[dict[str, Any]], pred_rles: list[dict[str, Any]]) -
         return np.zeros((len(gt_rles), len(pred_rles)), dtype=np.float64)
     ious = mask_utils.iou(gt_rles, pred_rles, [0] * len(pred_rles))
     return np.asarray(ious, dtype=np.float64).reshape(len(gt_rles), len(pred_rles))
-
-
-def rle_areas(rles: list[dict[str, Any]]) -> np.ndarray:
-    """Pixel count of each RLE mask (int64)."""
-    if not rles:
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(mask_utils.area(rles), dtype=np.int64).reshape(len(rles))
