@@ -555,7 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--no-source-polygons", action="store_true", help="always write pixel-edge outlines")
     ap.add_argument("--hardlink", action="store_true", help="hard-link images instead of copying them")
-    ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 8),
+        help="processes (default: the CPU count, at most 8; output is identical for any value)",
+    )
     ap.add_argument(
         "--strict", action="store_true", help="iscrowd, zero-area and out-of-image instances are errors"
     )
