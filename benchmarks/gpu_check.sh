@@ -1,64 +1,120 @@
 #!/usr/bin/env bash
-# GPU check, one go, <= ~8 minutes on one modern GPU. Run from the repo root on the GPU machine:
-#   bash benchmarks/gpu_check.sh            # results under $OUT (if set) or runs/gpu_check
-# Assumes: the repo is present, Python >= 3.11 with pip; no network beyond an already configured package mirror.
-# Steps: (1) install the project editable if `import flocshape` fails, (2) make hackathon-preset data with
-# datasets/synthesize.py, (3) convert to YOLO (convert/coco2yolo.py), (4) train recipe gpu-1280 briefly
-# (EPOCHS, default 3; time-boxed), (5) predict the test split at imgsz 1280 and report images/s, (6) write a summary.
-set -euo pipefail
+# The GPU check and study, one go (~9 minutes on one H200 + 16 CPU cores). From the repo root on the GPU machine:
+#   bash benchmarks/gpu_check.sh        # results under $OUT (if set) else runs/gpu/out
+# Env: TRAIN_H (training budget per run, hours; default 0.05 = 3 min), PY (default python3), DEVICE (default 0),
+#      SMOKE_ONLY=1 (stop after the smoke test), FRAMES (hackathon-preset frames; default: the preset's 870),
+#      BATCH_FRAMES (frames per metrology batch, default 100), SWEEP_TIMEOUT (s, default 390), SKIP_WHEELS=1,
+#      BUDGET_S (default 560: everything stops in time to pack results within 600 s).
+# Steps: (0) wheels from .whl/ if present (the GPU image has no ultralytics/pycocotools/shapely/polars),
+# (1) smoke: a 1-epoch toy training + predict on the GPU (fail fast), meanwhile synthesise hackathon-preset data
+# (seed 0, the same generator settings as the CPU reference), (2) convert: coco2yolo whole frames and 640 tiles
+# (same block split), Ultralytics convert_coco for the vanilla baseline, (3) train/sweep.py on
+# train/studies/gpu-h200.yaml: 4 runs train at once for TRAIN_H hours, then tune on validation, score the test
+# split, (4) benchmarks/metrology_e2e.py on the 1280 run (distributions + known batch shift), (5) pack results:
+# summary.txt, results.tgz, the 1280 run's best.pt split in 15 MB parts (cat best.pt.part-* > best.pt).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-OUTDIR="${OUT:-runs/gpu_check}"
-EPOCHS="${EPOCHS:-3}"
-PY="${PY:-python}"
-mkdir -p "$OUTDIR"
-log() { echo "[gpu_check $(date +%H:%M:%S)] $*" | tee -a "$OUTDIR/summary.txt"; }
+PY="${PY:-python3}"
+DEVICE="${DEVICE:-0}"
+TRAIN_H="${TRAIN_H:-0.05}"
+OUTDIR="${OUT:-runs/gpu/out}"
+mkdir -p "$OUTDIR" runs/gpu
+SUMMARY="$OUTDIR/summary.txt"
+T_START=$(date +%s)
+DEADLINE=$(( T_START + ${BUDGET_S:-560} ))  # pack before the caller's limit (device calls: 600 s)
+left() { echo $(( DEADLINE - $(date +%s) )); }
+log() { echo "[gpu_check +$(( $(date +%s) - T_START ))s] $*" | tee -a "$SUMMARY"; }
+pack() {
+  log "packing results"
+  tar czf "$OUTDIR/results.tgz" --exclude='*.pt' --exclude='*.jpg' --exclude='*.png' --exclude='labels' \
+    --exclude='images' --exclude='overlays' --exclude='runs/gpu/data' --exclude='runs/gpu/vanilla' \
+    --exclude='runs/gpu/yolo*' runs/gpu 2>/dev/null
+  local best=runs/gpu/study/y11s-1280/train/weights/best.pt
+  if [ -f "$best" ]; then split -b 15m -d "$best" "$OUTDIR/best.pt.part-"; sha256sum "$best" | tee -a "$SUMMARY"; fi
+}
+trap pack EXIT
 
-if ! "$PY" -c "import flocshape, ultralytics" 2>/dev/null; then
-  log "installing the project (pip install -e .)"
-  "$PY" -m pip install -q -e . cloudpickle
+if [ -d .whl ] && [ "${SKIP_WHEELS:-0}" != 1 ]; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || { log "wheel install failed"; exit 1; }
+  export PYTHONPATH="/tmp/site:$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
+else
+  export PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
 fi
-"$PY" - <<'PYEOF' | tee -a "$OUTDIR/summary.txt"
-import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
-                    torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-")
+export PYTHONUNBUFFERED=1
+"$PY" - <<'PYEOF' 2>&1 | tee -a "$SUMMARY"
+import os, torch
+print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "-", "cpus", os.cpu_count())
 PYEOF
+NCPU=$(nproc)
 
-DATA="$OUTDIR/data"
-if [ ! -f "$DATA/label_train.json" ]; then
-  log "synthesising hackathon-preset data"
-  "$PY" datasets/synthesize.py --out "$DATA" --preset hackathon --seed 0 --workers 8
-fi
-YOLO_DIR="$OUTDIR/yolo"
-if [ ! -f "$YOLO_DIR/data.yaml" ]; then
-  log "converting to YOLO-seg"
-  "$PY" convert/coco2yolo.py --json "$DATA/label_train.json" --images "$DATA/train" --out "$YOLO_DIR" --group-size 10
-fi
-
-log "training gpu-1280 for $EPOCHS epochs"
-T0=$(date +%s)
-timeout 330 "$PY" train/train.py --data "$YOLO_DIR/data.yaml" --recipe gpu-1280 --name gpu_check \
-  --project "$(pwd)/$OUTDIR/train" epochs="$EPOCHS" close_mosaic=1 device=0 2>&1 | tail -n 25 | tee -a "$OUTDIR/summary.txt"
-T1=$(date +%s)
-log "train wall time: $((T1 - T0)) s"
-RUN=$(ls -dt "$OUTDIR"/train/gpu_check* | head -n 1)
-cp "$RUN/manifest.json" "$OUTDIR/train_manifest.json" 2>/dev/null || true
-cp "$RUN/results.csv" "$OUTDIR/results.csv" 2>/dev/null || true
-
-log "predicting the test split at imgsz 1280"
-T0=$(date +%s.%N)
-"$PY" infer/predict.py --model "$RUN/weights/best.pt" --source "$DATA/test" --images-json "$DATA/label_test.json" \
-  --out "$OUTDIR/predict" --imgsz 1280 --device 0 | tee -a "$OUTDIR/summary.txt" || true
-T1=$(date +%s.%N)
-"$PY" - "$OUTDIR" "$T0" "$T1" <<'PYEOF' | tee -a "$OUTDIR/summary.txt"
-import json, sys
+# (1) smoke test on the GPU while the data is generated
+log "smoke test + data synthesis"
+( "$PY" datasets/synthesize.py --out runs/gpu/data --preset hackathon --seed 0 --workers "$NCPU" \
+    ${FRAMES:+--frames $FRAMES} > runs/gpu/synth.log 2>&1; echo $? > runs/gpu/synth.rc ) &
+SYNTH_PID=$!
+"$PY" - "$DEVICE" <<'PYEOF' > runs/gpu/smoke.log 2>&1
+import subprocess, sys
 from pathlib import Path
-out, t0, t1 = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-m = json.loads((out / "predict" / "manifest.json").read_text())
-n = m["frames"]["ok"]
-t = m["timings_s"]
-print(f"predict: {n} frames, wall {t1 - t0:.1f} s incl. start-up, {n / max(sum(t.values()), 1e-9):.2f} images/s (frame loop)")
-print("per-frame ms:", {k: round(1000 * v / max(n, 1), 1) for k, v in t.items()})
-tm = json.loads((out / "train_manifest.json").read_text()) if (out / "train_manifest.json").exists() else {}
-print("validation (Ultralytics, last epoch):", {k: round(v, 4) for k, v in tm.get("metrics", {}).items()})
-print("validator max_det:", (tm.get("validator_settings") or {}).get("max_det"))
+from flocshape.train.toydata import make_toy_dataset
+dev = sys.argv[1]
+yaml_path = make_toy_dataset("runs/gpu/toy", n_train=8, n_val=2, height=256, width=320)
+subprocess.run([sys.executable, "train/train.py", "--data", str(yaml_path), "--recipe", "gpu-1280", "--project",
+                "runs/gpu/toy_train", "--name", "smoke", "exist_ok=True", "model=yolo11n-seg.yaml", "epochs=1",
+                "imgsz=320", "batch=4", "workers=2", "cache=False", f"device={dev}", "plots=False"], check=True)
+subprocess.run([sys.executable, "infer/predict.py", "--model", "runs/gpu/toy_train/smoke/weights/best.pt",
+                "--source", "runs/gpu/toy/images/val", "--out", "runs/gpu/toy_pred", "--imgsz", "320",
+                "--device", dev], check=True)
+print("SMOKE OK")
 PYEOF
-log "done; summary in $OUTDIR/summary.txt"
+if ! grep -q "SMOKE OK" runs/gpu/smoke.log; then
+  log "smoke test FAILED"; tail -n 40 runs/gpu/smoke.log | tee -a "$SUMMARY"; kill $SYNTH_PID 2>/dev/null; exit 1
+fi
+log "smoke test ok"
+[ "${SMOKE_ONLY:-0}" = 1 ] && exit 0
+wait $SYNTH_PID
+if [ "$(cat runs/gpu/synth.rc)" != 0 ]; then log "synthesis FAILED"; tail -n 20 runs/gpu/synth.log | tee -a "$SUMMARY"; exit 1; fi
+sha256sum runs/gpu/data/label_train.json runs/gpu/data/truth/label_test_gt.json | tee -a "$SUMMARY"
+
+# (2) conversions (same block split for all three)
+log "converting"
+"$PY" convert/coco2yolo.py --json runs/gpu/data/label_train.json --images runs/gpu/data/train --out runs/gpu/yolo \
+  --group-size 10 --val-frac 0.15 --seed 0 --hardlink --workers 8 > runs/gpu/convert.log 2>&1 &
+"$PY" convert/coco2yolo.py --json runs/gpu/data/label_train.json --images runs/gpu/data/train \
+  --out runs/gpu/yolo_tiles --group-size 10 --val-frac 0.15 --seed 0 --tile 640 --overlap 0.2 --workers 6 \
+  > runs/gpu/convert_tiles.log 2>&1 &
+wait
+"$PY" benchmarks/vanilla_baseline.py convert --json "runs/gpu/data/label(polygon)_train.json" \
+  --images runs/gpu/data/train --split-from runs/gpu/yolo --out runs/gpu/vanilla > runs/gpu/convert_vanilla.log 2>&1 \
+  || { log "vanilla convert FAILED"; tail -n 20 runs/gpu/convert_vanilla.log | tee -a "$SUMMARY"; }
+for d in yolo yolo_tiles vanilla; do
+  log "$d: train $(ls runs/gpu/$d/images/train 2>/dev/null | wc -l) / val $(ls runs/gpu/$d/images/val 2>/dev/null | wc -l) images"
+done
+
+# (3) the study: 4 runs at once
+log "study: training 4 runs for $TRAIN_H h each, then tuning and scoring"
+sed "s/device: 0/device: $DEVICE/g" train/studies/gpu-h200.yaml > runs/gpu/study.yaml
+"$PY" - "$TRAIN_H" <<'PYEOF'
+import sys, yaml
+p = "runs/gpu/study.yaml"
+s = yaml.safe_load(open(p))
+s["defaults"]["train"]["time"] = float(sys.argv[1])
+for r in s["runs"]:
+    if r.get("kind") == "vanilla":
+        r["train"]["time"] = float(sys.argv[1])
+yaml.safe_dump(s, open(p, "w"), sort_keys=False)
+PYEOF
+ST=$(left); ST=$(( ST - 60 < ${SWEEP_TIMEOUT:-390} ? ST - 60 : ${SWEEP_TIMEOUT:-390} ))
+timeout "$ST" "$PY" train/sweep.py runs/gpu/study.yaml --out runs/gpu/study --parallel 4 2>&1 | tee -a "$SUMMARY"
+log "study done"
+
+# (4) metrology on the 1280 run (reuses its validation/test predictions and tuned post-processing)
+if [ -f runs/gpu/study/y11s-1280/tune/postproc.json ] && [ "$(left)" -gt 30 ]; then
+  log "metrology end to end (1280 run)"
+  timeout "$(( $(left) - 15 ))" "$PY" benchmarks/metrology_e2e.py --model runs/gpu/study/y11s-1280/train/weights/best.pt \
+    --data runs/gpu/data --yolo runs/gpu/yolo --work runs/gpu/study/y11s-1280 --imgsz 1280 --device "$DEVICE" \
+    --batch-frames "${BATCH_FRAMES:-100}" \
+    2>&1 | tail -n 40 | tee -a "$SUMMARY"
+fi
+log "done"

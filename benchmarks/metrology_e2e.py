@@ -14,6 +14,9 @@ Usage (after training a model on ``datasets/synthesize.py --preset hackathon`` d
 
     python benchmarks/metrology_e2e.py --model runs/hack/train/ref/weights/best.pt \\
         --data runs/hack/data --yolo runs/hack/yolo --work runs/metrology --imgsz 640
+
+The ``--work`` folder layout (val_pred/, tune/postproc.json, test_pred/) is the one of a ``train/sweep.py`` run
+folder, so pointing ``--work`` at a study run reuses its predictions.
 """
 
 from __future__ import annotations
@@ -120,13 +123,16 @@ def markdown(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+DEVICE = "cpu"  # set from --device in main()
+
+
 def predict(
     model: Path, source: Path, images_json: Path, out: Path, imgsz: int, postproc: Path | None
 ) -> float:
     """Run infer/predict.py; return wall seconds."""
     extra = ["--postproc", postproc] if postproc else []
     return run("infer/predict.py", "--model", model, "--source", source, "--images-json", images_json,
-               "--out", out, "--imgsz", imgsz, "--conf", "0.05", *extra)  # fmt: skip
+               "--out", out, "--imgsz", imgsz, "--conf", "0.05", "--device", DEVICE, *extra)  # fmt: skip
 
 
 def batch_pair(args: argparse.Namespace, postproc: Path) -> list[dict[str, object]]:
@@ -182,7 +188,10 @@ def main() -> None:
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--batch-frames", type=int, default=100)
     ap.add_argument("--elongation-b", type=float, default=0.8, help="batch B's --elongation (A: 0.35)")
+    ap.add_argument("--device", default="cpu", help="torch device for infer/predict.py (e.g. 0)")
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = str(args.device)
     args.work.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()}}
 

@@ -1,6 +1,7 @@
-"""Predict particles: ``python infer/predict.py --model PT --source DIR|GLOB --out runs/predict/RUN [options]``.
+"""Predict particles: ``python infer/predict.py [--model PT] --source DIR|GLOB --out runs/predict/RUN [options]``.
 
-Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and ``overlays/``).
+Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpuref.pt``) is used, with its model
+card's ``--imgsz``, ``--conf`` and tuned post-processing unless those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and ``overlays/``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
 """
 
@@ -11,22 +12,46 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flocshape.errors import run_cli
-from flocshape.infer.run import PredictOptions, find_sources, per_frame_ms, run_predict
+from flocshape.infer.run import (
+    BUILTIN_CONF,
+    BUILTIN_IMGSZ,
+    PredictOptions,
+    find_sources,
+    per_frame_ms,
+    resolve_model_settings,
+    run_predict,
+)
+from flocshape.models import MODEL_NAME
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, type=Path, help="trained YOLO-seg weights (.pt, local)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"YOLO-seg weights (.pt, local; default: the shipped {MODEL_NAME}.pt, see docs/models.md)",
+    )
     p.add_argument("--source", required=True, help="folder of frames or a quoted glob pattern")
     p.add_argument(
         "--images-json", type=Path, default=None, help="COCO file with 'images' (image ids by file name)"
     )
     p.add_argument("--out", required=True, type=Path, help="run folder, e.g. runs/predict/RUN")
-    p.add_argument("--conf", type=float, default=0.25, help="minimum confidence (default 0.25)")
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=None,
+        help=f"minimum confidence (default: the model card's for the shipped model, else {BUILTIN_CONF})",
+    )
     p.add_argument("--iou", type=float, default=0.7, help="NMS IoU (default 0.7)")
     p.add_argument("--max-det", type=int, default=1000, help="most instances per frame / tile (default 1000)")
-    p.add_argument("--imgsz", type=int, default=1280, help="network input size, px (default 1280)")
+    p.add_argument(
+        "--imgsz",
+        type=int,
+        default=None,
+        help=f"network input size, px (default: the model card's for the shipped model, else {BUILTIN_IMGSZ})",
+    )
     p.add_argument("--tile", type=int, default=None, help="tile size in px for dense or very large frames")
     p.add_argument("--overlap", type=float, default=0.2, help="tile overlap fraction (default 0.2)")
     p.add_argument(
@@ -35,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. 0 for the first GPU)")
     p.add_argument("--save-overlays", action="store_true", help="write outlines on frames to OUT/overlays/")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
-    p.add_argument("--postproc", type=Path, default=None, help="JSON: min_score, min_area_px, mask_nms_iou")
+    p.add_argument(
+        "--postproc",
+        type=Path,
+        default=None,
+        help="JSON: min_score, min_area_px, mask_nms_iou (default: the model card's for the shipped model)",
+    )
+    p.add_argument("--no-postproc", action="store_true", help="no post-processing, not even the model card's")
     p.add_argument(
         "--um-per-px", type=float, default=None, help="scale; adds micrometre columns to the table"
     )
@@ -45,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the prediction; exit code 0, or 3 when some frames failed."""
     args = build_parser().parse_args(argv)
+    choice = resolve_model_settings(args.model, args.imgsz, args.conf, args.postproc, args.no_postproc)
     options = PredictOptions(
-        conf=args.conf,
+        conf=choice.conf,
         iou=args.iou,
         max_det=args.max_det,
-        imgsz=args.imgsz,
+        imgsz=choice.imgsz,
         tile_px=args.tile,
         overlap=args.overlap,
         box_pad_px=args.box_pad,
@@ -57,17 +89,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=str(args.device),
     )
     summary = run_predict(
-        args.model,
+        choice.model,
         find_sources(args.source),
         args.out,
         options,
         images_json=args.images_json,
-        postproc_path=args.postproc,
+        postproc_path=choice.postproc_path,
         save_overlays=args.save_overlays,
         resume=args.resume,
         cli_args=vars(args),
+        postproc=choice.postproc,
+        settings_from=choice.settings_from,
     )
     done_now = summary.frames_total - summary.frames_done_before
+    used = "shipped model card" if choice.card else "defaults/options"
+    print(
+        f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}; {used})"
+    )
     print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
     print(f"instances: {summary.instances}")
     print(f"per frame (ms): {per_frame_ms(summary, done_now)}")

@@ -36,6 +36,7 @@ from flocshape.fsio import atomic_write_bytes, atomic_write_json
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
+from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
 from flocshape.score.postprocess import filter_predictions
 from flocshape.shape.measure import measure_instances
 
@@ -44,16 +45,18 @@ JOURNAL = "journal.jsonl"
 RUN_CONFIG = "run_config.json"
 EXIT_SOME_FRAMES_FAILED = 3
 POSTPROC_KEYS = ("min_score", "min_area_px", "mask_nms_iou")
+BUILTIN_IMGSZ = 1280
+BUILTIN_CONF = 0.25
 
 
 @dataclass
 class PredictOptions:
     """Everything that decides the predictions (kept in ``run_config.json``; ``--resume`` must match it)."""
 
-    conf: float = 0.25
+    conf: float = BUILTIN_CONF
     iou: float = 0.7
     max_det: int = 1000
-    imgsz: int = 1280
+    imgsz: int = BUILTIN_IMGSZ
     tile_px: int | None = None
     overlap: float = 0.2
     box_pad_px: int = 0
@@ -137,21 +140,89 @@ def load_postproc(path: Path) -> dict[str, Any]:
         cfg = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise input_error(path, f"cannot read post-processing JSON ({type(exc).__name__}: {exc})") from exc
+    return parse_postproc(cfg, path)
+
+
+def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
+    """Validate a post-processing dict (see :func:`load_postproc`); errors name ``where`` (file, record)."""
     if not isinstance(cfg, dict):
-        raise input_error(path, "must be a JSON object")
+        raise input_error(where, "must be a JSON object")
 
     def is_number(v: Any) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool)
 
     for key in POSTPROC_KEYS:
         if key not in cfg or not (is_number(cfg[key]) or (key == "mask_nms_iou" and cfg[key] is None)):
-            raise input_error(path, "missing or not a number", record=key)
+            raise input_error(where, "missing or not a number", record=key)
     if cfg.get("nms_metric", "iou") not in ("iou", "ios"):
-        raise input_error(path, "must be 'iou' or 'ios'", record="nms_metric")
+        raise input_error(where, "must be 'iou' or 'ios'", record="nms_metric")
     out: dict[str, Any] = {key: (None if cfg[key] is None else float(cfg[key])) for key in POSTPROC_KEYS}
     if "nms_metric" in cfg:
         out["nms_metric"] = cfg["nms_metric"]
     return out
+
+
+@dataclass
+class ModelChoice:
+    """The weights and the settings that depend on them, with where each setting came from.
+
+    ``settings_from`` maps ``model``, ``imgsz``, ``conf`` and ``postproc`` to ``"option"`` (given explicitly),
+    ``"model card"`` (no ``--model``: the shipped weights and their card's ``predict_defaults``) or
+    ``"built-in default"``. ``card`` is the shipped card when its settings were the defaults, else ``None``.
+    """
+
+    model: Path
+    imgsz: int
+    conf: float
+    postproc: dict[str, Any] | None
+    postproc_path: Path | None
+    card: dict[str, Any] | None
+    settings_from: dict[str, str]
+
+
+def resolve_model_settings(
+    model: Path | None = None,
+    imgsz: int | None = None,
+    conf: float | None = None,
+    postproc_path: Path | None = None,
+    no_postproc: bool = False,
+) -> ModelChoice:
+    """Fill in what was not given (``None`` = not given).
+
+    Without ``model`` the shipped checkpoint is used (its sha256 checked against the card) together with the
+    card's ``imgsz`` (px), ``conf`` and tuned post-processing. With an explicit ``model`` the built-in defaults
+    apply (1280 px, 0.25, no post-processing), even for a copy of the shipped weights: scripts that tune
+    post-processing on raw predictions (benchmarks/metrology_e2e.py, train/sweep.py) pass ``--model`` and must
+    not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
+    post-processing off. ``card`` is set only when the card's settings were the defaults.
+    """
+    if postproc_path is not None and no_postproc:
+        raise input_error("--postproc", "cannot be combined with --no-postproc")
+    card = None
+    if model is None:
+        card = verify_shipped_model()
+        model = default_model_path()
+    defaults = card["predict_defaults"] if card else {}
+    source = "model card" if card else "built-in default"
+    settings_from = {"model": "model card" if card else "option"}
+    settings_from["imgsz"] = "option" if imgsz is not None else source
+    settings_from["conf"] = "option" if conf is not None else source
+    if postproc_path is not None:
+        postproc, settings_from["postproc"] = load_postproc(postproc_path), "option"
+    elif no_postproc or not card:
+        postproc, settings_from["postproc"] = None, ("option" if no_postproc else "built-in default")
+    else:
+        postproc = parse_postproc(defaults["postproc"], f"{model_card_path()}: predict_defaults")
+        settings_from["postproc"] = "model card"
+    return ModelChoice(
+        model=Path(model),
+        imgsz=int(imgsz if imgsz is not None else defaults.get("imgsz", BUILTIN_IMGSZ)),
+        conf=float(conf if conf is not None else defaults.get("conf", BUILTIN_CONF)),
+        postproc=postproc,
+        postproc_path=postproc_path,
+        card=card,
+        settings_from=settings_from,
+    )
 
 
 def read_frame(path: Path) -> np.ndarray | None:
@@ -370,18 +441,28 @@ def run_predict(
     save_overlays: bool = False,
     resume: bool = False,
     cli_args: dict[str, Any] | None = None,
+    postproc: dict[str, Any] | None = None,
+    settings_from: dict[str, str] | None = None,
 ) -> RunSummary:
-    """Predict all ``sources`` into ``out`` (see the module docstring). Bad input raises before anything is written."""
+    """Predict all ``sources`` into ``out`` (see the module docstring). Bad input raises before anything is written.
+
+    Post-processing: ``postproc_path`` (a JSON file) if given, else the ``postproc`` dict (e.g. a model card's),
+    else none. ``settings_from`` (see :class:`ModelChoice`) is recorded in the manifest's ``model`` block.
+    """
     out = Path(out).absolute()
     image_ids = assign_image_ids(sources, images_json)
-    postproc = load_postproc(postproc_path) if postproc_path else None
+    if postproc_path:
+        postproc = load_postproc(postproc_path)
+    elif postproc is not None:
+        postproc = parse_postproc(postproc, "postproc")
     if options.tile_px is not None and options.tile_px < 32:
         raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
     if not 0.0 <= options.overlap < 1.0:
         raise input_error("--overlap", f"overlap {options.overlap} must be in [0, 1)")
     segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
                           options.box_pad_px)  # fmt: skip
-    settings = {"model_sha256": file_digest(model), **asdict(options), "postproc": postproc}
+    model_sha256 = file_digest(model)
+    settings = {"model_sha256": model_sha256, **asdict(options), "postproc": postproc}
     _prepare_out_dir(out, settings, resume)
     journal = Journal(out / JOURNAL)
     overlays_dir = out / "overlays" if save_overlays else None
@@ -420,6 +501,7 @@ def run_predict(
         cli_args or {},
         inputs=inputs,
         settings=settings,
+        model=_model_block(model, model_sha256, settings_from),
         frames={
             "total": summary.frames_total,
             "ok": summary.frames_ok,
@@ -434,6 +516,20 @@ def run_predict(
     )
     write_manifest(out, manifest)
     return summary
+
+
+def _model_block(model: Path, sha256: str, settings_from: dict[str, str] | None) -> dict[str, Any]:
+    """Manifest entry: which weights (path, sha256), whether they are the shipped model (card name), and where
+    each model-dependent setting came from."""
+    card = card_for_model(model)
+    return {
+        "path": str(Path(model).absolute()),
+        "sha256": sha256,
+        "shipped": card is not None,
+        "card": card["name"] if card else None,
+        "card_file": str(model_card_path()) if card else None,
+        "settings_from": settings_from or {},
+    }
 
 
 def per_frame_ms(summary: RunSummary, frames: int) -> dict[str, float]:

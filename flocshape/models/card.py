@@ -1,0 +1,186 @@
+"""Build the model card of a shipped checkpoint from the run folders that made and scored it.
+
+Nothing is typed in by hand: every number comes from a manifest or result file, and every input file is
+recorded with its sha256. Usage (from the repository root; the run folders are the ones in docs/models.md)::
+
+    python -m flocshape.models.card --weights flocshape/models/floc-yolov8n-seg-cpuref.pt \\
+        --train-run runs/hack/train/ref --data runs/hack/data --yolo runs/hack/yolo \\
+        --tune runs/metrology/tune/postproc.json --test-pred runs/metrology/test_pred \\
+        --test-score runs/metrology/test_score.json --out flocshape/models/floc-yolov8n-seg-cpuref.json
+
+The weights must be the training run's ``best.pt`` byte for byte (same sha256), and the test predictions must
+have been made with exactly those weights; otherwise this is an error (the card would describe another model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flocshape.errors import input_error, run_cli
+from flocshape.fsio import atomic_write_json
+from flocshape.manifest import describe_input, file_digest
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; one-line ``InputError`` when missing or malformed."""
+    try:
+        obj = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise input_error(path, f"cannot read JSON ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(obj, dict):
+        raise input_error(path, "must be a JSON object")
+    return obj
+
+
+def _command_line(manifest: dict[str, Any], script: str) -> str:
+    """The manifest's recorded command as a shell line run from the repo root, e.g. ``python train/train.py ...``."""
+    argv = list(manifest.get("command") or [])
+    return "python " + " ".join(shlex.quote(a) for a in [script, *argv[1:]])
+
+
+def _model_summary(weights: Path) -> dict[str, Any]:
+    """Architecture facts read from the checkpoint: class names, parameter count and dtype, optimizer state."""
+    from flocshape import offline
+
+    offline.setup()
+    import torch
+
+    ckpt = torch.load(weights, map_location="cpu", weights_only=False)
+    model = ckpt["model"]
+    params = list(model.parameters())
+    return {
+        "names": {int(k): str(v) for k, v in dict(model.names).items()},
+        "parameters": int(sum(p.numel() for p in params)),
+        "dtype": str(params[0].dtype).replace("torch.", ""),
+        "optimizer_stripped": ckpt.get("optimizer") is None and ckpt.get("ema") is None,
+        "ultralytics_version": ckpt.get("version"),
+        "trained_at_commit": (ckpt.get("git") or {}).get("commit"),
+    }
+
+
+def _scores(score: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of an ``infer/score.py`` result (hackathon F1, strict F1 at IoU 0.5, COCO AP)."""
+    hk, st, coco = score["hackathon_f1"], score["strict"], score["coco"]
+    return {
+        "hackathon_f1": {
+            k: hk[k] for k in ("f1", "precision", "recall", "th", "tp", "fp", "fn", "n_gt", "n_pred")
+        },
+        "strict_iou50": {k: st[k] for k in ("f1", "precision", "recall", "mean_iou", "f1_50_95")},
+        "coco_mask": {k: coco[k] for k in ("AP", "AP50", "AP75", "APs", "APm", "APl", "max_dets")},
+    }
+
+
+def build_card(
+    weights: Path,
+    train_run: Path,
+    data: Path,
+    yolo: Path,
+    tune: Path,
+    test_pred: Path,
+    test_score: Path,
+) -> dict[str, Any]:
+    """The model card dict (see the module docstring for the meaning of each input)."""
+    weights, train_run = Path(weights), Path(train_run)
+    sha = file_digest(weights)
+    best = train_run / "weights" / "best.pt"
+    if not best.is_file() or file_digest(best) != sha:
+        raise input_error(weights, f"is not byte-identical to the training run's {best}")
+    train_m = _read_json(train_run / "manifest.json")
+    data_m, yolo_m = _read_json(Path(data) / "manifest.json"), _read_json(Path(yolo) / "manifest.json")
+    tuned, pred_m = _read_json(tune), _read_json(Path(test_pred) / "manifest.json")
+    if pred_m.get("settings", {}).get("model_sha256") != sha:
+        raise input_error(Path(test_pred) / "manifest.json", "predictions were made with other weights")
+    settings = pred_m["settings"]
+    postproc = {k: tuned[k] for k in ("min_score", "min_area_px", "mask_nms_iou", "nms_metric") if k in tuned}
+    if settings.get("postproc") != postproc:
+        raise input_error(Path(test_pred) / "manifest.json", "test predictions used other post-processing")
+    score = _read_json(test_score)
+    return {
+        "name": weights.stem,
+        "file": weights.name,
+        "sha256": sha,
+        "bytes": weights.stat().st_size,
+        "task": "instance segmentation (Ultralytics YOLO-seg), one class",
+        "architecture": train_m["recipe"]["model"] + " (built from the YAML, no pretrained weights)",
+        "checkpoint": _model_summary(weights),
+        "license": "AGPL-3.0 (Ultralytics; the project's licence)",
+        "training": {
+            "recipe": Path(train_m["args"]["recipe"]).stem,
+            "recipe_settings": train_m["recipe"],
+            "imgsz": train_m["recipe"]["imgsz"],
+            "elapsed_s": train_m.get("elapsed_s"),
+            "final_val_metrics": train_m.get("metrics"),
+            "versions": train_m.get("versions"),
+            "git_commit": train_m.get("git_commit"),
+            "data": {
+                "generator": "datasets/synthesize.py",
+                "preset": data_m["args"]["preset"],
+                "seed": data_m["args"]["seed"],
+                "frames": data_m["args"]["frames"],
+                "height": data_m["args"]["height"],
+                "width": data_m["args"]["width"],
+                "git_commit": data_m.get("git_commit"),
+                "yolo_split": yolo_m.get("counts"),
+            },
+            "commands": [
+                _command_line(data_m, "datasets/synthesize.py"),
+                _command_line(yolo_m, "convert/coco2yolo.py"),
+                _command_line(train_m, "train/train.py"),
+            ],
+        },
+        "predict_defaults": {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc},
+        "postproc_tuning": {
+            "command": _command_line(tuned.get("manifest", {}), "infer/tune.py"),
+            "criterion": tuned.get("criterion"),
+            "val_hackathon_f1": tuned.get("hackathon_f1"),
+            "val_strict_f1": tuned.get("strict_f1"),
+            "val_hackathon_f1_without_postproc": tuned.get("baseline_hackathon_f1"),
+        },
+        "test": {
+            "data": f"test split of the same data set ({pred_m['frames']['total']} frames, never seen in training)",
+            "predict_command": _command_line(pred_m, "infer/predict.py"),
+            "score_command": _command_line(score.get("manifest", {}), "infer/score.py"),
+            "scores": _scores(score),
+        },
+        "inputs": {
+            "train_manifest": describe_input(train_run / "manifest.json"),
+            "tune": describe_input(tune),
+            "test_pred_manifest": describe_input(Path(test_pred) / "manifest.json"),
+            "test_score": describe_input(test_score),
+        },
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (all paths)."""
+    p = argparse.ArgumentParser(description="Build the model card of a shipped checkpoint.")
+    for name, what in (
+        ("--weights", "the checkpoint to ship (.pt)"),
+        ("--train-run", "its training run folder (manifest.json, weights/best.pt)"),
+        ("--data", "datasets/synthesize.py output it was trained on"),
+        ("--yolo", "convert/coco2yolo.py output it was trained on"),
+        ("--tune", "infer/tune.py output (postproc.json, tuned on validation)"),
+        ("--test-pred", "infer/predict.py run on the test split with the tuned post-processing"),
+        ("--test-score", "infer/score.py --json output for that run"),
+        ("--out", "card JSON to write"),
+    ):
+        p.add_argument(name, required=True, type=Path, help=what)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the card atomically."""
+    a = build_parser().parse_args(argv)
+    card = build_card(a.weights, a.train_run, a.data, a.yolo, a.tune, a.test_pred, a.test_score)
+    atomic_write_json(a.out, card)
+    print(f"wrote {a.out} (sha256 {card['sha256'][:12]}..., {card['bytes']} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

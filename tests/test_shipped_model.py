@@ -1,0 +1,197 @@
+"""The shipped reference model: the file matches its card, the card is complete, ``infer/predict.py`` uses it by
+default with the card's settings (an explicit option always wins), and an installed package contains it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import flocshape.models as models
+from flocshape.errors import InputError, run_cli
+from flocshape.infer.run import parse_postproc, resolve_model_settings
+from flocshape.manifest import file_digest
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_BYTES = 10 * 1024 * 1024
+
+
+def _predict_main():  # noqa: ANN202 - the CLI module's main
+    spec = importlib.util.spec_from_file_location("predict_cli", REPO / "infer" / "predict.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture()
+def fake_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A models folder holding a copy of the real card (the weights are added per test)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copyfile(models.model_card_path(), folder / models.model_card_path().name)
+    monkeypatch.setattr(models, "models_dir", lambda: folder)
+    return folder
+
+
+def test_weights_match_the_card_and_fit_the_size_limit() -> None:
+    card = models.verify_shipped_model()
+    pt = models.default_model_path()
+    assert pt.name == card["file"] and pt.stat().st_size == card["bytes"] <= MAX_BYTES
+    assert file_digest(pt) == card["sha256"]
+
+
+def test_checkpoint_is_stripped_fp16_and_one_class() -> None:
+    from flocshape import offline
+
+    offline.setup()
+    import torch
+
+    ckpt = torch.load(models.default_model_path(), map_location="cpu", weights_only=False)
+    assert ckpt["optimizer"] is None and ckpt["ema"] is None
+    assert {p.dtype for p in ckpt["model"].parameters()} == {torch.float16}
+    assert dict(ckpt["model"].names) == {0: "Normal"}
+    assert ckpt["train_args"]["imgsz"] == 640 and ckpt["train_args"]["seed"] == 0
+
+
+def test_card_documents_recipe_data_settings_and_scores() -> None:
+    card = models.load_model_card()
+    train = card["training"]
+    assert train["recipe"] == "cpu-reference" and train["imgsz"] == 640
+    assert train["data"]["preset"] == "hackathon" and train["data"]["seed"] == 0
+    assert any("--recipe cpu-reference" in c for c in train["commands"])
+    assert any("--preset hackathon --seed 0" in c for c in train["commands"])
+    defaults = card["predict_defaults"]
+    assert defaults["imgsz"] == 640 and 0.0 < defaults["conf"] < 1.0
+    parse_postproc(defaults["postproc"], "card")  # raises on a malformed entry
+    scores = card["test"]["scores"]
+    for value in (scores["hackathon_f1"]["f1"], scores["strict_iou50"]["f1"], scores["coco_mask"]["AP50"]):
+        assert 0.3 < value < 1.0
+    assert (
+        "--postproc" in card["test"]["predict_command"] and "--imgsz 640" in card["test"]["predict_command"]
+    )
+
+
+def test_card_builder_refuses_weights_that_are_not_the_runs_best(tmp_path: Path) -> None:
+    from flocshape.models.card import build_card
+
+    (tmp_path / "run" / "weights").mkdir(parents=True)
+    (tmp_path / "run" / "weights" / "best.pt").write_bytes(b"other weights")
+    with pytest.raises(InputError, match="not byte-identical"):
+        build_card(
+            models.default_model_path(), tmp_path / "run", tmp_path, tmp_path, tmp_path, tmp_path, tmp_path
+        )
+
+
+def test_default_model_brings_the_cards_settings() -> None:
+    card = models.load_model_card()
+    choice = resolve_model_settings()
+    assert choice.model == models.default_model_path() and choice.card is not None
+    assert (
+        choice.imgsz == card["predict_defaults"]["imgsz"] and choice.conf == card["predict_defaults"]["conf"]
+    )
+    assert choice.postproc == parse_postproc(card["predict_defaults"]["postproc"], "card")
+    assert set(choice.settings_from.values()) == {"model card"}
+
+
+def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
+    post = tmp_path / "post.json"
+    post.write_text(json.dumps({"min_score": 0.5, "min_area_px": 3, "mask_nms_iou": None}))
+    choice = resolve_model_settings(None, imgsz=1280, conf=0.3, postproc_path=post)
+    assert (choice.imgsz, choice.conf) == (1280, 0.3)
+    assert choice.postproc == {"min_score": 0.5, "min_area_px": 3.0, "mask_nms_iou": None}
+    assert choice.settings_from == {
+        "model": "model card",
+        "imgsz": "option",
+        "conf": "option",
+        "postproc": "option",
+    }
+    off = resolve_model_settings(None, no_postproc=True)
+    assert off.postproc is None and off.settings_from["postproc"] == "option" and off.imgsz == 640
+    with pytest.raises(InputError, match="--no-postproc"):
+        resolve_model_settings(None, postproc_path=post, no_postproc=True)
+
+
+def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_path: Path) -> None:
+    copy = tmp_path / "renamed.pt"
+    shutil.copyfile(models.default_model_path(), copy)
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"not the shipped weights")
+    for model in (copy, models.default_model_path(), other):
+        choice = resolve_model_settings(model)
+        assert choice.card is None and (choice.imgsz, choice.conf, choice.postproc) == (1280, 0.25, None)
+        assert choice.settings_from == {"model": "option", "imgsz": "built-in default",
+                                        "conf": "built-in default", "postproc": "built-in default"}  # fmt: skip
+    assert models.card_for_model(copy) is not None and models.card_for_model(other) is None
+
+
+def test_changed_or_missing_shipped_weights_are_one_line_errors(
+    fake_models_dir: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(InputError, match="shipped model file is missing"):
+        models.verify_shipped_model()
+    (fake_models_dir / models.load_model_card()["file"]).write_bytes(b"version https://git-lfs pointer")
+    with pytest.raises(InputError, match="differs from the model card"):
+        resolve_model_settings()
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0001.jpg").write_bytes(b"")
+    rc = run_cli(_predict_main(), ["--source", str(frames), "--out", str(tmp_path / "out")])
+    assert rc == 2 and not (tmp_path / "out").exists()
+
+
+def test_predict_without_model_records_the_shipped_model_and_settings(tmp_path: Path) -> None:
+    from flocshape.train.toydata import make_toy_frames
+
+    make_toy_frames(tmp_path / "frames", n_frames=2)
+    main = _predict_main()
+    assert run_cli(main, ["--source", str(tmp_path / "frames"), "--out", str(tmp_path / "a")]) == 0
+    card = models.load_model_card()
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["model"]["sha256"] == card["sha256"] and manifest["model"]["shipped"] is True
+    assert manifest["model"]["card"] == card["name"]
+    assert manifest["model"]["settings_from"]["postproc"] == "model card"
+    assert manifest["settings"]["imgsz"] == card["predict_defaults"]["imgsz"]
+    assert manifest["settings"]["postproc"] == parse_postproc(card["predict_defaults"]["postproc"], "card")
+
+    argv = [
+        "--source",
+        str(tmp_path / "frames"),
+        "--out",
+        str(tmp_path / "b"),
+        "--imgsz",
+        "320",
+        "--no-postproc",
+    ]
+    assert run_cli(main, argv) == 0
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["settings"]["imgsz"] == 320 and manifest["settings"]["postproc"] is None
+    assert manifest["settings"]["conf"] == card["predict_defaults"]["conf"]
+    assert manifest["model"]["settings_from"] == {"model": "model card", "imgsz": "option",
+                                                  "conf": "model card", "postproc": "option"}  # fmt: skip
+
+
+def test_wheel_contains_the_model_and_card(tmp_path: Path) -> None:
+    pytest.importorskip("setuptools")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (REPO / name).is_file():
+            shutil.copyfile(REPO / name, src / name)
+    shutil.copytree(REPO / "flocshape", src / "flocshape", ignore=shutil.ignore_patterns("__pycache__"))
+    cmd = [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
+           "-w", str(tmp_path / "whl")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "whl").glob("flocshape-*.whl")
+    card = models.load_model_card()
+    with zipfile.ZipFile(wheel) as zf:
+        info = {i.filename: i for i in zf.infolist()}
+        pt = info[f"flocshape/models/{card['file']}"]
+        assert pt.file_size == card["bytes"]
+        assert json.loads(zf.read(f"flocshape/models/{models.MODEL_NAME}.json"))["sha256"] == card["sha256"]

@@ -1,0 +1,184 @@
+"""The model-study driver (train/sweep.py) and the vanilla-Ultralytics baseline (flocshape.baselines.vanilla)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from pycocotools import mask as mask_utils
+
+from flocshape.baselines.vanilla import convert_with_ultralytics, polygons_to_rle, split_names
+from flocshape.errors import InputError
+from flocshape.train.sweep import leaderboard, load_study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_study(path: Path, study: dict) -> Path:
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+BASE = {
+    "data": {"yolo": "y", "train_coco": "c.json", "vanilla": "v/data.yaml"},
+    "defaults": {"recipe": "cpu-small", "train": {"epochs": 3, "val": False}, "predict": {"imgsz": 320}},
+}
+
+
+def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
+    study = {
+        **BASE,
+        "runs": [
+            {"name": "a", "train": {"epochs": 5}},
+            {"name": "b", "kind": "vanilla", "train": {"model": "yolov8n-seg.yaml", "time": 0.1}},
+            {"name": "c", "data": {"yolo": "tiles"}, "predict": {"tile": 640}},
+        ],
+    }
+    _, runs = load_study(write_study(tmp_path / "s.yaml", study))
+    a, b, c = runs
+    assert a.train == {"epochs": 5, "val": False} and a.recipe == "cpu-small" and a.predict == {"imgsz": 320}
+    assert b.kind == "vanilla" and b.train == {"model": "yolov8n-seg.yaml", "time": 0.1}
+    assert c.data["yolo"] == "tiles" and c.data["train_coco"] == "c.json"
+    assert c.predict == {"imgsz": 320, "tile": 640}
+
+
+@pytest.mark.parametrize(
+    ("runs", "message"),
+    [
+        ([], "non-empty list 'runs'"),
+        ([{"name": "a"}, {"name": "a"}], "repeated"),
+        ([{"name": "a", "kind": "magic"}], "kind must be one of"),
+        ([{"setting": "no name"}], "needs a name"),
+        ([{"name": "a", "data": {"yolo": None, "vanilla": "v"}, "kind": "vanilla"}], None),
+    ],
+)
+def test_load_study_rejects_bad_files(tmp_path: Path, runs: list, message: str | None) -> None:
+    path = write_study(tmp_path / "s.yaml", {**BASE, "runs": runs})
+    if message is None:
+        assert load_study(path)[1][0].kind == "vanilla"
+        return
+    with pytest.raises(InputError, match=message) as err:
+        load_study(path)
+    assert str(path) in str(err.value)
+
+
+def test_load_study_needs_the_data_a_run_uses(tmp_path: Path) -> None:
+    path = write_study(tmp_path / "s.yaml", {"data": {"yolo": "y"}, "runs": [{"name": "a"}]})
+    with pytest.raises(InputError, match=r"\['train_coco'\]"):
+        load_study(path)
+    path = write_study(tmp_path / "t.yaml", {"data": {"yolo": "y", "colour": "red"}, "runs": [{"name": "a"}]})
+    with pytest.raises(InputError, match="unknown data keys"):
+        load_study(path)
+
+
+def test_leaderboard_sorts_by_validation_and_keeps_errors() -> None:
+    rows = [
+        {"run": "low", "kind": "pipeline", "val_f1": 0.4, "test_f1": 0.9, "train_min": 12.345},
+        {"run": "high", "kind": "pipeline", "val_f1": 0.6, "test_f1": 0.5, "train_min": 3.0},
+        {"run": "broken", "kind": "vanilla", "error": "exit 1"},
+    ]
+    table_csv, table_md = leaderboard(rows)
+    lines = table_md.splitlines()
+    assert lines[0].startswith("| run | kind |") and lines[0].rstrip().endswith("| error |")
+    assert [ln.split("|")[1].strip() for ln in lines[2:]] == [
+        "high",
+        "low",
+        "broken",
+    ]  # selection on val only
+    assert "| 12.3 |" in lines[3] and "| 0.600 |" in lines[2]
+    assert table_csv.splitlines()[1].startswith("high,pipeline,")
+
+
+def test_polygons_to_rle_fills_like_pycocotools() -> None:
+    square = np.array([[10, 10], [30, 10], [30, 20], [10, 20]], dtype=np.float32)
+    rle, box = polygons_to_rle([square], 50, 60)
+    decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+    assert decoded.shape == (50, 60) and decoded.sum() == 200  # 20 x 10 px, pixel-corner convention
+    assert box == [10.0, 10.0, 20.0, 10.0]
+    assert polygons_to_rle([square[:2]], 50, 60) is None  # fewer than 3 points: nothing to fill
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 train frames of the small preset, split by blocks of 10 with coco2yolo."""
+    root = tmp_path_factory.mktemp("sweep")
+    py = sys.executable
+    subprocess.run([py, "datasets/synthesize.py", "--out", root / "data", "--preset", "small", "--frames", "40",
+                    "--seed", "3"], cwd=REPO, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([py, "convert/coco2yolo.py", "--json", root / "data" / "label_train.json", "--images",
+                    root / "data" / "train", "--out", root / "yolo", "--group-size", "10", "--val-frac", "0.25"],
+                   cwd=REPO, check=True, capture_output=True)  # fmt: skip
+    return root
+
+
+def test_vanilla_convert_keeps_the_split(small_data: Path, tmp_path: Path) -> None:
+    data = small_data / "data"
+    out = tmp_path / "vanilla"
+    yaml_path = convert_with_ultralytics(
+        data / "label(polygon)_train.json", data / "train", small_data / "yolo", out
+    )
+    ours, theirs = split_names(small_data / "yolo"), split_names(out)
+    assert ours == theirs and ours["val"]
+    cfg = yaml.safe_load(yaml_path.read_text())
+    assert cfg["names"] == {0: "Normal"} and Path(cfg["path"]) == out.absolute()
+    coco = json.loads((data / "label(polygon)_train.json").read_text())
+    ids = {im["id"]: im["file_name"] for im in coco["images"]}
+    n_anns: dict[str, int] = {}
+    for a in coco["annotations"]:
+        n_anns[ids[a["image_id"]]] = n_anns.get(ids[a["image_id"]], 0) + 1
+    for name in theirs["val"]:
+        label = out / "labels" / "val" / (Path(name).stem + ".txt")
+        assert len(label.read_text().splitlines()) == n_anns.get(name, 0)
+    assert json.loads((out / "manifest.json").read_text())["frames"] == {k: len(v) for k, v in ours.items()}
+
+
+def test_vanilla_convert_missing_file_is_one_line_error(small_data: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/vanilla_baseline.py", "convert", "--json", tmp_path / "nope.json",
+         "--images", small_data / "data" / "train", "--split-from", small_data / "yolo", "--out", tmp_path / "o"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "nope.json" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_sweep_end_to_end_one_run(small_data: Path, tmp_path: Path) -> None:
+    """One pipeline run: train 1 epoch, predict val, tune, predict test, score, leaderboard; then it resumes."""
+    data = small_data / "data"
+    study = {
+        "data": {
+            "yolo": str(small_data / "yolo"),
+            "train_coco": str(data / "label_train.json"),
+            "test_images": str(data / "test"),
+            "test_images_json": str(data / "label_test.json"),
+            "test_gt": str(data / "truth" / "label_test_gt.json"),
+        },
+        "defaults": {"recipe": "cpu-small", "train": {"epochs": 1, "imgsz": 160}, "predict": {"imgsz": 160}},
+        "runs": [{"name": "tiny", "setting": "1 epoch"}],
+    }
+    path = write_study(tmp_path / "study.yaml", study)
+    out = tmp_path / "study"
+    cmd = [sys.executable, "train/sweep.py", str(path), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    row = json.loads((out / "tiny" / "row.json").read_text())
+    assert row["epochs"] == 1 and row["imgsz"] == 160 and 0.0 <= row["test_f1"] <= 1.0
+    score = json.loads((out / "tiny" / "test_score.json").read_text())
+    assert row["test_f1"] == score["hackathon_f1"]["f1"]
+    assert (out / "tiny" / "tune" / "postproc.json").is_file()
+    board = (out / "leaderboard.md").read_text().splitlines()
+    assert board[2].startswith("| tiny | pipeline | yolov8n-seg.yaml | 1 epoch | 160 | 1 |")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tool"] == "train/sweep.py" and manifest["rows"][0]["run"] == "tiny"
+    # a second invocation resumes: nothing is retrained or re-predicted
+    log_before = (out / "tiny" / "log.txt").read_text()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert (out / "tiny" / "log.txt").read_text() == log_before
