@@ -156,9 +156,40 @@ def batch_pair(args: argparse.Namespace, postproc: Path) -> list[dict[str, objec
             "gt": counted(pd.read_parquet(gt_dir / "particles.parquet")),
             "truth": truth_rows(pd.read_parquet(data / "truth" / "particles.parquet"), "test"),
         }
+    return shift_rows(tables)
+
+
+def matched_pairs(pred: pd.DataFrame, gt: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of ``gt`` and ``pred`` (particle tables of the same frames) that are the same particle.
+
+    Proxy for mask matching from the tables alone: per frame, each GT particle takes its nearest predicted centroid
+    if that is within 0.25 GT ECD and the areas agree within a factor 0.7-1.4 (one-to-many possible, rare).
+    """
+    from scipy.spatial import cKDTree
+
+    g_idx, p_idx = [], []
+    for name, g in gt.groupby("file_name"):
+        p = pred[pred["file_name"] == name]
+        if p.empty:
+            continue
+        dist, nearest = cKDTree(p[["centroid_x_px", "centroid_y_px"]].to_numpy()).query(
+            g[["centroid_x_px", "centroid_y_px"]].to_numpy()
+        )
+        ratio = p["area_px"].to_numpy()[nearest] / g["area_px"].to_numpy()
+        ok = (dist < 0.25 * g["ecd_px"].to_numpy()) & (ratio > 0.7) & (ratio < 1.4)
+        g_idx += list(g.index[ok])
+        p_idx += list(p.index[nearest[ok]])
+    return gt.loc[g_idx], pred.loc[p_idx]
+
+
+def shift_rows(tables: dict[str, dict[str, pd.DataFrame]]) -> list[dict[str, object]]:
+    """True / GT-mask / predicted / matched-only shift of the medians from batch A to B, per shape descriptor."""
+    matched = {k: matched_pairs(tables[k]["pred"], tables[k]["gt"]) for k in "AB"}
     rows = []
     for desc in ("aspect_ratio_feret", "feret_min_px", "ecd_px", "solidity"):
         tcol = TRUTH_COLUMNS[desc]
+        m_gt_a, m_gt_b = (float(matched[k][0][desc].median()) for k in "AB")
+        m_pr_a, m_pr_b = (float(matched[k][1][desc].median()) for k in "AB")
         true_a, true_b = (float(tables[k]["truth"][tcol].median()) for k in "AB")
         gt_a, gt_b = (float(tables[k]["gt"][desc].median()) for k in "AB")
         pr_a, pr_b = (float(tables[k]["pred"][desc].median()) for k in "AB")
@@ -172,24 +203,50 @@ def batch_pair(args: argparse.Namespace, postproc: Path) -> list[dict[str, objec
                 "pred_error_of_true_shift_pct": 100 * abs(pred_shift - true_shift) / abs(true_shift)
                 if abs(true_shift) > 1
                 else float("nan"),
+                "matched_gt_shift_pct": rel(m_gt_a, m_gt_b),
+                "matched_pred_shift_pct": rel(m_pr_a, m_pr_b),
                 "n_pred_A/B": f"{len(tables['A']['pred'])}/{len(tables['B']['pred'])}",
+                "n_matched_A/B": f"{len(matched['A'][0])}/{len(matched['B'][0])}",
                 "n_truth_A/B": f"{len(tables['A']['truth'])}/{len(tables['B']['truth'])}",
             }
         )
     return rows
 
 
+def shift_only(batches: Path) -> None:
+    """Print the batch-pair table from saved particle tables (BATCHES/{A,B}/{pred,gt,data/truth}/particles.parquet)."""
+    tables = {
+        k: {
+            "pred": counted(pd.read_parquet(batches / k / "pred" / "particles.parquet")),
+            "gt": counted(pd.read_parquet(batches / k / "gt" / "particles.parquet")),
+            "truth": truth_rows(
+                pd.read_parquet(batches / k / "data" / "truth" / "particles.parquet"), "test"
+            ),
+        }
+        for k in "AB"
+    }
+    print(markdown(shift_rows(tables)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=Path, required=True)
-    ap.add_argument("--data", type=Path, required=True, help="synthesize.py output (hackathon preset)")
-    ap.add_argument("--yolo", type=Path, required=True, help="coco2yolo.py output of DATA/label_train.json")
+    ap.add_argument(
+        "--shift-only", type=Path, default=None, help="WORK/batches: only recompute the batch table"
+    )
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--data", type=Path, help="synthesize.py output (hackathon preset)")
+    ap.add_argument("--yolo", type=Path, help="coco2yolo.py output of DATA/label_train.json")
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "metrology")
     ap.add_argument("--imgsz", type=int, default=640)
     ap.add_argument("--batch-frames", type=int, default=100)
     ap.add_argument("--elongation-b", type=float, default=0.8, help="batch B's --elongation (A: 0.35)")
     ap.add_argument("--device", default="cpu", help="torch device for infer/predict.py (e.g. 0)")
     args = ap.parse_args()
+    if args.shift_only is not None:
+        shift_only(args.shift_only)
+        return
+    if not (args.model and args.data and args.yolo):
+        ap.error("--model, --data and --yolo are required (unless --shift-only)")
     global DEVICE
     DEVICE = str(args.device)
     args.work.mkdir(parents=True, exist_ok=True)

@@ -225,3 +225,38 @@ def test_batch_shape_shift_is_measurable(tmp_path: Path) -> None:
         truth = pd.read_parquet(tmp_path / name / "truth" / "particles.parquet")
         ar[name] = truth.drop_duplicates("track_id")["full_aspect_ratio_feret"].median()
     assert ar["long"] < ar["round"] - 0.15
+
+
+def test_elongation_range_varies_by_block_and_keeps_the_rest(tmp_path: Path) -> None:
+    """--elongation-max: each block its own elongation in the range; images of a range-free run are unchanged."""
+    knobs = {**TINY, "frames": 40, "test_frac": 0.25, "seed": 5, "elongation": 0.1}
+    generate(resolve("small", knobs), tmp_path / "fixed", "small")
+    generate(resolve("small", {**knobs, "elongation_max": 1.5}), tmp_path / "range", "small")
+    generate(
+        resolve("small", {**knobs, "elongation_max": 0.1}), tmp_path / "same", "small"
+    )  # max == min: off
+    card = _load(tmp_path / "range" / "card.json")
+    per_block = {int(b): e for b, e in card["block_elongation"].items()}
+    assert sorted(per_block) == [0, 1, 2, 3]
+    assert (
+        all(0.1 <= e <= 1.5 for e in per_block.values())
+        and max(per_block.values()) - min(per_block.values()) > 0.2
+    )
+    assert "block_elongation" not in _load(tmp_path / "fixed" / "card.json")
+    data = {k: {f: b for f, b in _files(tmp_path / k).items() if f not in ("card.json", "manifest.json")}
+            for k in ("same", "fixed")}  # fmt: skip
+    assert data["same"] == data["fixed"]  # an empty range changes no frame, label or truth row
+    truth = pd.read_parquet(tmp_path / "range" / "truth" / "particles.parquet")
+    ar = truth.drop_duplicates("track_id").groupby("block")["full_aspect_ratio_feret"].median()
+    most, least = max(per_block, key=per_block.get), min(per_block, key=per_block.get)
+    assert ar[most] < ar[least]  # the more elongated block has the lower median aspect ratio
+
+
+def test_elongation_max_below_elongation_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x"
+    code = run_cli(
+        main, ["--out", str(out), "--preset", "small", "--elongation", "0.5", "--elongation-max", "0.2"]
+    )
+    assert code == 2 and "--elongation-max" in capsys.readouterr().err and not out.exists()

@@ -40,6 +40,13 @@ class SynthConfig:
         default=0.35,
         metadata={"help": "mean extra stretch of outlines (0 = none; stretch = 1 + |N(e, e/2)|)"},
     )
+    elongation_max: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "if above --elongation: each block draws its elongation uniformly from "
+            "[elongation, elongation_max] (shape-diverse training data; 0 = off)"
+        },
+    )
     roughness: float = dataclasses.field(default=0.5, metadata={"help": "outline raggedness, 0-1"})
     growth_rate: float = dataclasses.field(
         default=0.01, metadata={"help": "relative area growth per frame (negative shrinks)"}
@@ -114,6 +121,7 @@ _NON_NEGATIVE = (
     "particles_per_frame",
     "size_sigma",
     "elongation",
+    "elongation_max",
     "erosion_px",
     "drift_px",
     "rotation_deg",
@@ -188,6 +196,8 @@ def validate(cfg: SynthConfig, where: str = "command line") -> None:
         raise bad("test_frac", f"must leave at least one train and one test block of the {n_blocks} blocks")
     if cfg.height < 64 or cfg.width < 64:
         raise bad("height" if cfg.height < 64 else "width", "frame sides must be at least 64 px")
+    if 0 < cfg.elongation_max < cfg.elongation:
+        raise bad("elongation_max", "must be 0 (off) or at least --elongation")
     if cfg.size_min_px > cfg.size_max_px:
         raise bad("size_min_px", "must not exceed --size-max-px")
     if not -0.5 < cfg.growth_rate < 1.0:

@@ -19,6 +19,7 @@ frames) with no id equal to its file's frame number. Annotation ids run 1, 2, ..
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -38,6 +39,7 @@ from flocshape.synth.stats import card_statistics
 
 CATEGORIES = [{"id": 1, "name": "Normal", "supercategory": "floc"}]
 TRACK_ID_STRIDE = 1_000_000
+ELONGATION_STREAM = 0xE1  # entropy tag of the per-block elongation draws (see block_elongation)
 """Track ids of block b start at ``b * TRACK_ID_STRIDE + 1``."""
 
 
@@ -72,6 +74,22 @@ def permuted_image_ids(rng: np.random.Generator, frames: list[int]) -> list[int]
     return [int(i) for i in ids]
 
 
+def block_elongation(cfg: SynthConfig, block: int) -> float:
+    """The elongation knob of block ``block``: ``cfg.elongation``, or with ``elongation_max`` above it a uniform
+    draw from [elongation, elongation_max] by a generator of its own (seed, block), so that every other random
+    draw, and hence the rest of the data set, is the same as without the range."""
+    if cfg.elongation_max <= cfg.elongation:
+        return cfg.elongation
+    rng = np.random.default_rng([cfg.seed, ELONGATION_STREAM, block])
+    return float(rng.uniform(cfg.elongation, cfg.elongation_max))
+
+
+def block_config(cfg: SynthConfig, block: int) -> SynthConfig:
+    """The configuration a block is rendered with (only the elongation can differ between blocks)."""
+    elongation = block_elongation(cfg, block)
+    return cfg if elongation == cfg.elongation else dataclasses.replace(cfg, elongation=elongation)
+
+
 def plan_tasks(cfg: SynthConfig, root: Path) -> list[BlockTask]:
     """One task per block, with its seed, split, output frames and their image ids."""
     n_blocks = cfg.frames // BLOCK_FRAMES
@@ -83,7 +101,7 @@ def plan_tasks(cfg: SynthConfig, root: Path) -> list[BlockTask]:
     ids = iter(permuted_image_ids(rng, flat))
     return [
         BlockTask(
-            cfg=cfg,
+            cfg=block_config(cfg, b),
             block=b,
             split=s,
             seed=block_seeds[b],
@@ -204,6 +222,8 @@ def generate(
             "blocks_with_rim": sorted(b for b, r in rims.items() if r),
             "statistics": card_statistics(root, cfg),
         }
+        if cfg.elongation_max > cfg.elongation:
+            card["block_elongation"] = {str(t.block): round(t.cfg.elongation, 6) for t in tasks}
         atomic_write_json(root / "card.json", card)
         write_manifest(
             root,
