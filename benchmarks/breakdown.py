@@ -372,6 +372,24 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def recall_table(first_column: str, rows: list[dict[str, Any]]) -> str:
+    """Markdown table of per-GT-bin recall rows (bin, n_gt, share, TP, FN, recall, mean matched IoU)."""
+    header = [first_column, "n_gt", "share", "TP", "FN", "recall", "mean IoU"]
+    body = [
+        [
+            r["bin"],
+            str(r["n_gt"]),
+            _f(r["share"]),
+            str(r["tp"]),
+            str(r["fn"]),
+            _f(r["recall"]),
+            _f(r["mean_iou"]),
+        ]
+        for r in rows
+    ]
+    return md_table(header, body)
+
+
 def to_markdown(res: dict[str, Any]) -> str:
     """The report's markdown: overall numbers, then one table per breakdown."""
     o, h, c = res["overall"], res["hungarian_check"], res["conventions"]
@@ -393,21 +411,7 @@ def to_markdown(res: dict[str, Any]) -> str:
         "",
         "Recall by GT size class (GT mask area):",
         "",
-        md_table(
-            ["size", "n_gt", "share", "TP", "FN", "recall", "mean IoU"],
-            [
-                [
-                    r["bin"],
-                    str(r["n_gt"]),
-                    _f(r["share"]),
-                    str(r["tp"]),
-                    str(r["fn"]),
-                    _f(r["recall"]),
-                    _f(r["mean_iou"]),
-                ]
-                for r in res["gt_by_size"]
-            ],
-        ),
+        recall_table("size", res["gt_by_size"]),
         "",
         "Precision by predicted size class (predicted mask area):",
         "",
@@ -421,21 +425,7 @@ def to_markdown(res: dict[str, Any]) -> str:
         "",
         "Recall by blur level (truth blur_sigma_px of the GT particle):",
         "",
-        md_table(
-            ["blur sigma px", "n_gt", "share", "TP", "FN", "recall", "mean IoU"],
-            [
-                [
-                    r["bin"],
-                    str(r["n_gt"]),
-                    _f(r["share"]),
-                    str(r["tp"]),
-                    str(r["fn"]),
-                    _f(r["recall"]),
-                    _f(r["mean_iou"]),
-                ]
-                for r in res["gt_by_blur"]
-            ],
-        ),
+        recall_table("blur sigma px", res["gt_by_blur"]),
         "",
         "Recall by size class x blur level (recall, n_gt in brackets):",
         "",
