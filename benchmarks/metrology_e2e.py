@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from flocshape.score.inputs import subset_coco as subset_coco_dict
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 # descriptor in the particle table -> column of the continuous truth table (visible part)
@@ -62,10 +64,7 @@ def run(*args: object) -> float:
 
 def subset_coco(src: Path, file_names: set[str], out: Path) -> Path:
     """Write the COCO file ``src`` restricted to images whose file name is in ``file_names``."""
-    coco = json.loads(src.read_text())
-    images = [im for im in coco["images"] if Path(im["file_name"]).name in file_names]
-    ids = {im["id"] for im in images}
-    coco = {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}
+    coco = subset_coco_dict(json.loads(src.read_text()), file_names)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(coco))
     return out

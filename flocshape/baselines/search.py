@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 from flocshape.baselines.watershed import WatershedParams, frame_result
 from flocshape.errors import input_error
 from flocshape.score import hackathon_f1, prepare, score_all, strict_metrics
+from flocshape.score.inputs import subset_coco  # noqa: F401 - re-exported for the search script and tests
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,6 @@ class GreyFrame:
     grey: np.ndarray
     image_id: int
     file_name: str
-
-
-def subset_coco(coco: dict[str, Any], file_names: Iterable[str]) -> dict[str, Any]:
-    """The COCO instances dict restricted to the images whose base file name is in ``file_names``."""
-    names = set(file_names)
-    images = [im for im in coco["images"] if Path(str(im["file_name"])).name in names]
-    ids = {im["id"] for im in images}
-    return {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}
 
 
 def load_frames(paths: Sequence[Path], coco: dict[str, Any]) -> list[GreyFrame]:

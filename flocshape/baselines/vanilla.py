@@ -18,7 +18,6 @@ Run by path: ``python benchmarks/vanilla_baseline.py {convert,train,predict} ...
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -32,9 +31,8 @@ from pycocotools import mask as mask_utils
 from flocshape import offline
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_json
+from flocshape.infer.run import IMAGE_SUFFIXES, assign_image_ids, find_sources
 from flocshape.manifest import build_manifest, describe_input, write_manifest
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
 def split_names(split_from: Path) -> dict[str, list[str]]:
@@ -134,15 +132,6 @@ def polygons_to_rle(
     return {"size": [height, width], "counts": rle["counts"].decode("ascii")}, box
 
 
-def image_ids_by_name(images_json: Path) -> dict[str, int]:
-    """``file_name`` (base name) -> image id from a COCO file's ``images``."""
-    try:
-        coco = json.loads(Path(images_json).read_text())
-        return {Path(im["file_name"]).name: int(im["id"]) for im in coco["images"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise input_error(images_json, f"not a COCO file with images: {exc}") from None
-
-
 def predict_vanilla(
     weights: Path, source: Path, images_json: Path, out_json: Path, device: str = "cpu"
 ) -> int:
@@ -150,13 +139,11 @@ def predict_vanilla(
     offline.setup()
     from ultralytics import YOLO
 
-    ids = image_ids_by_name(images_json)
+    frames = find_sources(str(source))
+    ids = {frame.name: image_id for frame, image_id in assign_image_ids(frames, Path(images_json)).items()}
     model = YOLO(str(weights), task="segment")
     results: list[dict[str, Any]] = []
-    frames = sorted(p for p in Path(source).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     for frame in frames:
-        if frame.name not in ids:
-            raise input_error(images_json, "no image record for this frame", frame.name)
         for r in model.predict(source=str(frame), device=device, verbose=False):
             if r.masks is None:
                 continue

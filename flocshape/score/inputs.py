@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,11 @@ def prepare(
 def as_prepared(gt: Any, preds: Any = None) -> Prepared:
     """``gt`` itself when it is already :class:`Prepared`, else ``prepare(gt, preds)``."""
     return gt if isinstance(gt, Prepared) else prepare(gt, preds)
+
+
+def subset_coco(coco: dict[str, Any], file_names: Iterable[str]) -> dict[str, Any]:
+    """The COCO instances dict restricted to the images whose base file name is in ``file_names``."""
+    names = set(file_names)
+    images = [im for im in coco["images"] if Path(str(im["file_name"])).name in names]
+    ids = {im["id"] for im in images}
+    return {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}

@@ -50,6 +50,7 @@ import yaml
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_json, atomic_write_text
 from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.score.inputs import subset_coco
 from flocshape.score.postprocess import filter_predictions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,10 +189,7 @@ class Runner:
         if not out.is_file():
             names = {p.name for p in self.val_images().iterdir()}
             coco = json.loads(_path(self.run.data["train_coco"]).read_text())
-            images = [im for im in coco["images"] if Path(im["file_name"]).name in names]
-            ids = {im["id"] for im in images}
-            anns = [a for a in coco["annotations"] if a["image_id"] in ids]
-            atomic_write_json(out, {**coco, "images": images, "annotations": anns}, indent=None)
+            atomic_write_json(out, subset_coco(coco, names), indent=None)
         return out
 
     def predict(self, source: Path, images_json: Path, out: Path, postproc: Path | None) -> None:
