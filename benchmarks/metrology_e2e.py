@@ -15,6 +15,11 @@ Usage (after training a model on ``datasets/synthesize.py --preset hackathon`` d
     python benchmarks/metrology_e2e.py --model runs/hack/train/ref/weights/best.pt \\
         --data runs/hack/data --yolo runs/hack/yolo --work runs/metrology --imgsz 640
 
+Only the batch table again, from saved particle tables, optionally with the predicted descriptors calibrated
+(``infer/calibrate.py fit`` on labelled reference frames, never on the batches)::
+
+    python benchmarks/metrology_e2e.py --shift-only runs/metrology/batches [--calibration calibration.json]
+
 The ``--work`` folder layout (val_pred/, tune/postproc.json, test_pred/) is the one of a ``train/sweep.py`` run
 folder, so pointing ``--work`` at a study run reuses its predictions.
 """
@@ -33,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from flocshape.score.inputs import subset_coco as subset_coco_dict
+from flocshape.shape.calibrate import apply_calibration, load_calibration
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -212,11 +218,17 @@ def shift_rows(tables: dict[str, dict[str, pd.DataFrame]]) -> list[dict[str, obj
     return rows
 
 
-def shift_only(batches: Path) -> None:
-    """Print the batch-pair table from saved particle tables (BATCHES/{A,B}/{pred,gt,data/truth}/particles.parquet)."""
+def shift_only(batches: Path, calibration: Path | None = None) -> None:
+    """Print the batch-pair table from saved particle tables (BATCHES/{A,B}/{pred,gt,data/truth}/particles.parquet).
+
+    With ``calibration`` (``infer/calibrate.py fit`` on validation frames) the predicted tables are calibrated first.
+    """
+    curves = load_calibration(calibration) if calibration is not None else {}
     tables = {
         k: {
-            "pred": counted(pd.read_parquet(batches / k / "pred" / "particles.parquet")),
+            "pred": counted(
+                apply_calibration(pd.read_parquet(batches / k / "pred" / "particles.parquet"), curves)
+            ),
             "gt": counted(pd.read_parquet(batches / k / "gt" / "particles.parquet")),
             "truth": truth_rows(
                 pd.read_parquet(batches / k / "data" / "truth" / "particles.parquet"), "test"
@@ -232,6 +244,12 @@ def main() -> None:
     ap.add_argument(
         "--shift-only", type=Path, default=None, help="WORK/batches: only recompute the batch table"
     )
+    ap.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="with --shift-only: calibrate the predicted tables first",
+    )
     ap.add_argument("--model", type=Path)
     ap.add_argument("--data", type=Path, help="synthesize.py output (hackathon preset)")
     ap.add_argument("--yolo", type=Path, help="coco2yolo.py output of DATA/label_train.json")
@@ -242,7 +260,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="torch device for infer/predict.py (e.g. 0)")
     args = ap.parse_args()
     if args.shift_only is not None:
-        shift_only(args.shift_only)
+        shift_only(args.shift_only, args.calibration)
         return
     if not (args.model and args.data and args.yolo):
         ap.error("--model, --data and --yolo are required (unless --shift-only)")

@@ -68,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-postproc", action="store_true", help="no post-processing, not even the model card's")
     p.add_argument(
+        "--refine",
+        type=float,
+        default=None,
+        metavar="LEVEL",
+        help="refine masks against the frame: edge at LEVEL (0-1) of the local particle contrast, e.g. 0.6 "
+        "(default: the model card's for the shipped model, else off; docs/predict.md)",
+    )
+    p.add_argument(
+        "--no-refine", action="store_true", help="masks as the network gives them, even for the shipped model"
+    )
+    p.add_argument(
+        "--refine-grow-px",
+        type=int,
+        default=2,
+        help="how far refinement may move an outline outwards (default 2)",
+    )
+    p.add_argument(
         "--um-per-px", type=float, default=None, help="scale; adds micrometre columns to the table"
     )
     return p
@@ -76,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the prediction; exit code 0, or 3 when some frames failed."""
     args = build_parser().parse_args(argv)
-    choice = resolve_model_settings(args.model, args.imgsz, args.conf, args.postproc, args.no_postproc)
+    choice = resolve_model_settings(
+        args.model, args.imgsz, args.conf, args.postproc, args.no_postproc, args.refine, args.no_refine
+    )
     options = PredictOptions(
         conf=choice.conf,
         iou=args.iou,
@@ -87,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         box_pad_px=args.box_pad,
         um_per_px=args.um_per_px,
         device=str(args.device),
+        refine_level=choice.refine_level,
+        refine_grow_px=args.refine_grow_px,
     )
     summary = run_predict(
         choice.model,
@@ -104,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     done_now = summary.frames_total - summary.frames_done_before
     used = "shipped model card" if choice.card else "defaults/options"
     print(
-        f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}; {used})"
+        f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
+        f"refine {choice.refine_level}; {used})"
     )
     print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
     print(f"instances: {summary.instances}")

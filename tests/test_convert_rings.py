@@ -85,3 +85,31 @@ def test_rle_string_decoder_matches_pycocotools() -> None:
     counts = rle_string_to_counts(rle["counts"])
     assert counts.sum() == 50 * 60
     assert counts[1::2].sum() == mask.sum()
+
+
+def test_ultralytics_fill_of_pixel_edge_outlines_adds_a_row_and_a_column() -> None:
+    """Characterises Ultralytics' training rasterisation (``polygon2mask``: ``cv2.fillPoly`` on int32-truncated
+    coordinates) of our exact pixel-edge outlines: every mask pixel is kept and one extra column on the right and one
+    extra row at the bottom are filled, so training targets are inflated (docs/predict.md, "Mask refinement")."""
+    import cv2
+    from ultralytics.data.utils import polygon2mask
+
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(50):
+        m = np.zeros((120, 120), np.uint8)
+        axes = (int(rng.integers(5, 40)), int(rng.integers(3, 20)))
+        cv2.ellipse(m, (60, 60), axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+        ring = np.asarray(mask_to_geometry(m.astype(bool)).exterior.coords)[:-1]
+        filled = polygon2mask((120, 120), [ring.reshape(-1)], color=1, downsample_ratio=1).astype(bool)
+        exact = m.astype(bool)
+        assert not (exact & ~filled).any()
+        grown = (
+            exact
+            | np.roll(exact, 1, axis=1)
+            | np.roll(exact, 1, axis=0)
+            | np.roll(np.roll(exact, 1, 0), 1, 1)
+        )
+        assert not (filled & ~grown).any()
+        ratios.append(filled.sum() / exact.sum())
+    assert 1.05 < float(np.median(ratios)) < 1.15

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from flocshape.errors import run_cli
+from flocshape.errors import InputError, run_cli
 from flocshape.train.toydata import make_toy_dataset, make_toy_frames
 
 pytestmark = pytest.mark.slow  # trains a (tiny) model in a module fixture
@@ -239,3 +239,61 @@ def test_tiled_mode_writes_frame_aligned_masks(tiny: dict[str, Path], tmp_path: 
         rle = {"size": p["segmentation"]["size"], "counts": p["segmentation"]["counts"].encode()}
         assert mask_utils.area(rle) > 0
     assert json.loads((out / "manifest.json").read_text())["settings"]["tile_px"] == 64
+
+
+def test_refine_moves_outlines_to_the_frame_and_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fake network returns every toy particle's true mask bulged by 2 px; refinement must bring them back."""
+    import cv2
+
+    from flocshape.infer import run as run_module
+    from flocshape.infer.engine import Instance
+    from flocshape.infer.protomask import CropMask
+    from flocshape.masks import decode_segmentation
+
+    frames, coco = make_toy_frames(tmp_path / "frames", n_frames=2)
+    truth: list[list[np.ndarray]] = []
+    for im in sorted(coco["images"], key=lambda im: im["file_name"]):
+        anns = [a for a in coco["annotations"] if a["image_id"] == im["id"]]
+        truth.append([decode_segmentation(a["segmentation"], 96, 128).astype(bool) for a in anns])
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    class BulgingSegmenter:
+        def __init__(self, *args: object) -> None:
+            self.frames = iter(truth)
+
+        def instances(self, image: np.ndarray, timings: object) -> list[Instance]:
+            out = []
+            for k, m in enumerate(next(self.frames)):
+                bulged = cv2.dilate(m.astype(np.uint8), kernel).astype(bool)
+                crop = CropMask(bulged, 0, 0, bulged.shape).tight()
+                out.append(Instance(crop, 0.9 - 0.01 * k, 0, (0.0, 0.0, 1.0, 1.0)))
+            return out
+
+    monkeypatch.setattr(run_module, "Segmenter", BulgingSegmenter)
+    model = tmp_path / "fake.pt"
+    model.write_bytes(b"not used")
+    base = ["--model", str(model), "--source", str(tmp_path / "frames"), "--no-postproc", *COMMON]
+
+    def mean_iou(run: Path) -> float:
+        preds = json.loads((run / "submission.json").read_text())
+        ious = []
+        for p in preds:
+            m = decode_segmentation(p["segmentation"], 96, 128).astype(bool)
+            ious.append(max((m & t).sum() / (m | t).sum() for t in truth[p["image_id"] - 1]))
+            rle = {"size": p["segmentation"]["size"], "counts": p["segmentation"]["counts"].encode()}
+            assert np.allclose(mask_utils.toBbox(rle), p["bbox"])
+        return float(np.mean(ious))
+
+    assert run_cli(_predict_main(), [*base, "--out", str(tmp_path / "plain")]) == 0
+    assert run_cli(_predict_main(), [*base, "--out", str(tmp_path / "refined"), "--refine", "0.5"]) == 0
+    assert mean_iou(tmp_path / "refined") > mean_iou(tmp_path / "plain") + 0.1
+    assert mean_iou(tmp_path / "refined") > 0.85
+    manifest = json.loads((tmp_path / "refined" / "manifest.json").read_text())
+    assert manifest["settings"]["refine_level"] == 0.5 and manifest["settings"]["refine_grow_px"] == 2
+    assert manifest["model"]["settings_from"]["refine"] == "option"
+    assert "refine_s" in manifest["timings_s"]
+    with pytest.raises(InputError, match="--refine"):
+        _predict_main()([*base, "--out", str(tmp_path / "bad"), "--refine", "1.5"])
+    assert not (tmp_path / "bad").exists()

@@ -39,6 +39,11 @@ def fake_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+def card_refine_level() -> float | None:
+    """The shipped card's mask-refinement level (``None`` when the card has none)."""
+    return models.load_model_card()["predict_defaults"].get("refine_level")
+
+
 def test_weights_match_the_card_and_fit_the_size_limit() -> None:
     card = models.verify_shipped_model()
     pt = models.default_model_path()
@@ -96,6 +101,8 @@ def test_default_model_brings_the_cards_settings() -> None:
         choice.imgsz == card["predict_defaults"]["imgsz"] and choice.conf == card["predict_defaults"]["conf"]
     )
     assert choice.postproc == parse_postproc(card["predict_defaults"]["postproc"], "card")
+    assert choice.refine_level == card["predict_defaults"]["refine_level"] == 0.6
+    assert card["refine_tuning"]["table"] and "infer/tune_refine.py" in card["refine_tuning"]["command"]
     assert set(choice.settings_from.values()) == {"model card"}
 
 
@@ -110,7 +117,14 @@ def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
         "imgsz": "option",
         "conf": "option",
         "postproc": "option",
+        "refine": "model card",
     }
+    assert choice.refine_level == card_refine_level()
+    unrefined = resolve_model_settings(None, no_refine=True)
+    assert unrefined.refine_level is None and unrefined.settings_from["refine"] == "option"
+    assert resolve_model_settings(None, refine_level=0.4).refine_level == 0.4
+    with pytest.raises(InputError, match="--no-refine"):
+        resolve_model_settings(None, refine_level=0.4, no_refine=True)
     off = resolve_model_settings(None, no_postproc=True)
     assert off.postproc is None and off.settings_from["postproc"] == "option" and off.imgsz == 640
     with pytest.raises(InputError, match="--no-postproc"):
@@ -125,8 +139,9 @@ def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_p
     for model in (copy, models.default_model_path(), other):
         choice = resolve_model_settings(model)
         assert choice.card is None and (choice.imgsz, choice.conf, choice.postproc) == (1280, 0.25, None)
-        assert choice.settings_from == {"model": "option", "imgsz": "built-in default",
-                                        "conf": "built-in default", "postproc": "built-in default"}  # fmt: skip
+        assert choice.refine_level is None
+        assert choice.settings_from == {"model": "option", "imgsz": "built-in default", "conf": "built-in default",
+                                        "postproc": "built-in default", "refine": "built-in default"}  # fmt: skip
     assert models.card_for_model(copy) is not None and models.card_for_model(other) is None
 
 
@@ -172,8 +187,9 @@ def test_predict_without_model_records_the_shipped_model_and_settings(tmp_path: 
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     assert manifest["settings"]["imgsz"] == 320 and manifest["settings"]["postproc"] is None
     assert manifest["settings"]["conf"] == card["predict_defaults"]["conf"]
-    assert manifest["model"]["settings_from"] == {"model": "model card", "imgsz": "option",
-                                                  "conf": "model card", "postproc": "option"}  # fmt: skip
+    assert manifest["model"]["settings_from"] == {"model": "model card", "imgsz": "option", "conf": "model card",
+                                                  "postproc": "option", "refine": "model card"}  # fmt: skip
+    assert manifest["settings"]["refine_level"] == card_refine_level()
 
 
 def test_wheel_contains_the_model_and_card(tmp_path: Path) -> None:

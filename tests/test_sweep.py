@@ -36,7 +36,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
         "runs": [
             {"name": "a", "train": {"epochs": 5}},
             {"name": "b", "kind": "vanilla", "train": {"model": "yolov8n-seg.yaml", "time": 0.1}},
-            {"name": "c", "data": {"yolo": "tiles"}, "predict": {"tile": 640}},
+            {"name": "c", "data": {"yolo": "tiles"}, "predict": {"tile": 640}, "refine_levels": []},
         ],
     }
     _, runs = load_study(write_study(tmp_path / "s.yaml", study))
@@ -45,6 +45,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
     assert b.kind == "vanilla" and b.train == {"model": "yolov8n-seg.yaml", "time": 0.1}
     assert c.data["yolo"] == "tiles" and c.data["train_coco"] == "c.json"
     assert c.predict == {"imgsz": 320, "tile": 640}
+    assert a.refine_levels == [0.4, 0.5, 0.6, 0.7] and c.refine_levels == []
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,8 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
         ([{"name": "a"}, {"name": "a"}], "repeated"),
         ([{"name": "a", "kind": "magic"}], "kind must be one of"),
         ([{"setting": "no name"}], "needs a name"),
+        ([{"name": "a", "refine_levels": [0.5, 1.2]}], "refine_levels must be"),
+        ([{"name": "a", "refine_levels": 0.6}], "refine_levels must be"),
         ([{"name": "a", "data": {"yolo": None, "vanilla": "v"}, "kind": "vanilla"}], None),
     ],
 )
@@ -170,8 +173,13 @@ def test_sweep_end_to_end_one_run(small_data: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     row = json.loads((out / "tiny" / "row.json").read_text())
     assert row["epochs"] == 1 and row["imgsz"] == 160 and 0.0 <= row["test_f1"] <= 1.0
-    score = json.loads((out / "tiny" / "test_score.json").read_text())
+    refine = json.loads((out / "tiny" / "tune" / "refine.json").read_text())
+    assert row["refine"] == refine["best_level"] and len(refine["table"]) == 5  # unrefined + 4 levels
+    suffix = "_refined" if row["refine"] is not None else ""
+    score = json.loads((out / "tiny" / f"test_score{suffix}.json").read_text())
     assert row["test_f1"] == score["hackathon_f1"]["f1"]
+    test_manifest = json.loads((out / "tiny" / f"test_pred{suffix}" / "manifest.json").read_text())
+    assert test_manifest["settings"]["refine_level"] == row["refine"]
     assert (out / "tiny" / "tune" / "postproc.json").is_file()
     board = (out / "leaderboard.md").read_text().splitlines()
     assert board[2].startswith("| tiny | pipeline | yolov8n-seg.yaml | 1 epoch | 160 | 1 |")

@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,10 @@ class PredictOptions:
     box_pad_px: int = 0
     um_per_px: float | None = None
     device: str = "cpu"
+    refine_level: float | None = (
+        None  # None: masks as the network gives them; else flocshape.infer.refine's level
+    )
+    refine_grow_px: int = 2
 
 
 @dataclass
@@ -166,7 +170,7 @@ def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
 class ModelChoice:
     """The weights and the settings that depend on them, with where each setting came from.
 
-    ``settings_from`` maps ``model``, ``imgsz``, ``conf`` and ``postproc`` to ``"option"`` (given explicitly),
+    ``settings_from`` maps ``model``, ``imgsz``, ``conf``, ``postproc`` and ``refine`` to ``"option"`` (given explicitly),
     ``"model card"`` (no ``--model``: the shipped weights and their card's ``predict_defaults``) or
     ``"built-in default"``. ``card`` is the shipped card when its settings were the defaults, else ``None``.
     """
@@ -178,6 +182,7 @@ class ModelChoice:
     postproc_path: Path | None
     card: dict[str, Any] | None
     settings_from: dict[str, str]
+    refine_level: float | None = None
 
 
 def resolve_model_settings(
@@ -186,6 +191,8 @@ def resolve_model_settings(
     conf: float | None = None,
     postproc_path: Path | None = None,
     no_postproc: bool = False,
+    refine_level: float | None = None,
+    no_refine: bool = False,
 ) -> ModelChoice:
     """Fill in what was not given (``None`` = not given).
 
@@ -194,10 +201,13 @@ def resolve_model_settings(
     apply (1280 px, 0.25, no post-processing), even for a copy of the shipped weights: scripts that tune
     post-processing on raw predictions (benchmarks/metrology_e2e.py, train/sweep.py) pass ``--model`` and must
     not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
-    post-processing off. ``card`` is set only when the card's settings were the defaults.
+    post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level``;
+    ``no_refine`` turns it off). ``card`` is set only when the card's settings were the defaults.
     """
     if postproc_path is not None and no_postproc:
         raise input_error("--postproc", "cannot be combined with --no-postproc")
+    if refine_level is not None and no_refine:
+        raise input_error("--refine", "cannot be combined with --no-refine")
     card = None
     if model is None:
         card = verify_shipped_model()
@@ -214,6 +224,11 @@ def resolve_model_settings(
     else:
         postproc = parse_postproc(defaults["postproc"], f"{model_card_path()}: predict_defaults")
         settings_from["postproc"] = "model card"
+    if refine_level is not None or no_refine:
+        settings_from["refine"] = "option"
+    else:
+        refine_level = defaults.get("refine_level")
+        settings_from["refine"] = source
     return ModelChoice(
         model=Path(model),
         imgsz=int(imgsz if imgsz is not None else defaults.get("imgsz", BUILTIN_IMGSZ)),
@@ -222,6 +237,7 @@ def resolve_model_settings(
         postproc_path=postproc_path,
         card=card,
         settings_from=settings_from,
+        refine_level=None if no_refine else refine_level,
     )
 
 
@@ -283,6 +299,16 @@ def _measure(
         source=source,
     )
     return json.loads(table.to_json(orient="records", double_precision=15)) if len(table) else []
+
+
+def _refine(image_bgr: np.ndarray, instances: list[Instance], options: PredictOptions) -> list[Instance]:
+    """The instances with their masks refined against the frame (:mod:`flocshape.infer.refine`)."""
+    from flocshape.infer.refine import RefineSettings, refine_crops
+
+    settings = RefineSettings(level=float(options.refine_level), grow_px=options.refine_grow_px)
+    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+    crops = refine_crops(grey, [inst.crop for inst in instances], settings)
+    return [replace(inst, crop=crop) for inst, crop in zip(instances, crops, strict=True)]
 
 
 def _apply_postproc(
@@ -392,6 +418,10 @@ def _process_frame(
     kept = [instances[p["_k"]] for p in predictions if "_k" in p]
     for pred in predictions:
         pred.pop("_k", None)
+    t_refine = time.perf_counter()
+    if options.refine_level is not None:
+        kept = _refine(image, kept, options)
+        predictions = [instance_to_prediction(inst, image_id) for inst in kept]
     t2 = time.perf_counter()
     particles = _measure(predictions, image, image_id, src.name, options.um_per_px, source_label)
     t3 = time.perf_counter()
@@ -404,7 +434,8 @@ def _process_frame(
         "read_s": t_read,
         "network_s": timings.network_s,
         "masks_s": timings.masks_s,
-        "encode_s": t2 - t1,
+        "encode_s": t_refine - t1,
+        "refine_s": t2 - t_refine,
         "measure_s": t3 - t2,
         "overlay_s": t4 - t3,
     }
@@ -459,6 +490,10 @@ def run_predict(
         raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
     if not 0.0 <= options.overlap < 1.0:
         raise input_error("--overlap", f"overlap {options.overlap} must be in [0, 1)")
+    if options.refine_level is not None and not 0.0 < options.refine_level < 1.0:
+        raise input_error("--refine", f"edge level {options.refine_level} must be in (0, 1)")
+    if options.refine_grow_px < 0:
+        raise input_error("--refine-grow-px", f"must be >= 0, got {options.refine_grow_px}")
     segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
                           options.box_pad_px)  # fmt: skip
     model_sha256 = file_digest(model)

@@ -5,8 +5,9 @@ recorded with its sha256. Usage (from the repository root; the run folders are t
 
     python -m flocshape.models.card --weights flocshape/models/floc-yolov8n-seg-cpuref.pt \\
         --train-run runs/hack/train/ref --data runs/hack/data --yolo runs/hack/yolo \\
-        --tune runs/metrology/tune/postproc.json --test-pred runs/metrology/test_pred \\
-        --test-score runs/metrology/test_score.json --out flocshape/models/floc-yolov8n-seg-cpuref.json
+        --tune runs/metrology/tune/postproc.json --refine-tuning runs/refine/cpu_val_levels.json \\
+        --test-pred runs/refine/cpu_test_r06 --test-score runs/refine/cpu_test_r06/score.json \\
+        --out flocshape/models/floc-yolov8n-seg-cpuref.json
 
 The weights must be the training run's ``best.pt`` byte for byte (same sha256), and the test predictions must
 have been made with exactly those weights; otherwise this is an error (the card would describe another model).
@@ -83,8 +84,13 @@ def build_card(
     tune: Path,
     test_pred: Path,
     test_score: Path,
+    refine_tuning: Path | None = None,
 ) -> dict[str, Any]:
-    """The model card dict (see the module docstring for the meaning of each input)."""
+    """The model card dict (see the module docstring for the meaning of each input).
+
+    ``refine_tuning`` (``infer/tune_refine.py --out`` on validation frames) is required when the test
+    predictions used mask refinement, and its ``best_level`` must be the level they used.
+    """
     weights, train_run = Path(weights), Path(train_run)
     sha = file_digest(weights)
     best = train_run / "weights" / "best.pt"
@@ -100,6 +106,36 @@ def build_card(
     if settings.get("postproc") != postproc:
         raise input_error(Path(test_pred) / "manifest.json", "test predictions used other post-processing")
     score = _read_json(test_score)
+    refine_level = settings.get("refine_level")
+    refine_block = None
+    if refine_level is not None:
+        if refine_tuning is None:
+            raise input_error(
+                Path(test_pred) / "manifest.json", "used mask refinement: pass its --refine-tuning"
+            )
+        chosen = _read_json(refine_tuning)
+        if chosen.get("best_level") != refine_level or chosen.get("grow_px") != settings.get(
+            "refine_grow_px"
+        ):
+            raise input_error(
+                refine_tuning, "best_level / grow_px differ from the test predictions' refinement"
+            )
+        refine_block = {
+            "command": _command_line(chosen.get("manifest", {}), "infer/tune_refine.py"),
+            "criterion": chosen.get("criterion"),
+            "table": chosen.get("table"),
+        }
+    defaults = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
+    if refine_level is not None:
+        defaults["refine_level"] = refine_level
+    inputs = {
+        "train_manifest": describe_input(train_run / "manifest.json"),
+        "tune": describe_input(tune),
+        "test_pred_manifest": describe_input(Path(test_pred) / "manifest.json"),
+        "test_score": describe_input(test_score),
+    }
+    if refine_tuning is not None:
+        inputs["refine_tuning"] = describe_input(refine_tuning)
     return {
         "name": weights.stem,
         "file": weights.name,
@@ -133,7 +169,7 @@ def build_card(
                 _command_line(train_m, "train/train.py"),
             ],
         },
-        "predict_defaults": {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc},
+        "predict_defaults": defaults,
         "postproc_tuning": {
             "command": _command_line(tuned.get("manifest", {}), "infer/tune.py"),
             "criterion": tuned.get("criterion"),
@@ -141,18 +177,14 @@ def build_card(
             "val_strict_f1": tuned.get("strict_f1"),
             "val_hackathon_f1_without_postproc": tuned.get("baseline_hackathon_f1"),
         },
+        "refine_tuning": refine_block,
         "test": {
             "data": f"test split of the same data set ({pred_m['frames']['total']} frames, never seen in training)",
             "predict_command": _command_line(pred_m, "infer/predict.py"),
             "score_command": _command_line(score.get("manifest", {}), "infer/score.py"),
             "scores": _scores(score),
         },
-        "inputs": {
-            "train_manifest": describe_input(train_run / "manifest.json"),
-            "tune": describe_input(tune),
-            "test_pred_manifest": describe_input(Path(test_pred) / "manifest.json"),
-            "test_score": describe_input(test_score),
-        },
+        "inputs": inputs,
     }
 
 
@@ -170,13 +202,21 @@ def build_parser() -> argparse.ArgumentParser:
         ("--out", "card JSON to write"),
     ):
         p.add_argument(name, required=True, type=Path, help=what)
+    p.add_argument(
+        "--refine-tuning",
+        type=Path,
+        default=None,
+        help="infer/tune_refine.py --out on validation frames (when the test run used --refine)",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the card atomically."""
     a = build_parser().parse_args(argv)
-    card = build_card(a.weights, a.train_run, a.data, a.yolo, a.tune, a.test_pred, a.test_score)
+    card = build_card(
+        a.weights, a.train_run, a.data, a.yolo, a.tune, a.test_pred, a.test_score, a.refine_tuning
+    )
     atomic_write_json(a.out, card)
     print(f"wrote {a.out} (sha256 {card['sha256'][:12]}..., {card['bytes']} bytes)")
     return 0

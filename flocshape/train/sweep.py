@@ -21,12 +21,15 @@ A *study file* (YAML, see ``train/studies/``) names the data once and a list of 
 
 Per run (``kind: pipeline``, the default) the stage scripts run as a user runs them: ``train/train.py`` ->
 ``infer/predict.py`` on the validation frames (conf 0.05) -> ``infer/tune.py`` (post-processing chosen on
-validation only) -> ``infer/predict.py --postproc`` on the test frames -> ``infer/score.py``. A ``vanilla`` run
+validation only) -> ``infer/tune_refine.py`` (mask-refinement level chosen on validation only, among
+``refine_levels``, default 0.4-0.7, and the unrefined masks; ``refine_levels: []`` skips it) ->
+``infer/predict.py --postproc [--refine L]`` on the test frames -> ``infer/score.py``. A ``vanilla`` run
 uses ``benchmarks/vanilla_baseline.py`` (train, predict with defaults; no tuning). Finished steps are skipped
 (outputs exist), so a study resumes. Runs can train concurrently (``parallel``): useful on a GPU with many CPU
 cores, never on a 2-core CPU (training speed collapses when cores are shared).
 
-Output folder: ``<run>/{train,val_pred,tune,test_pred}``, ``<run>/val_score.json``, ``<run>/test_score.json``,
+Output folder: ``<run>/{train,val_pred,tune,test_pred}`` (``test_pred_refined`` / ``*_refined.json`` scores when a
+refinement level was chosen), ``<run>/val_score.json``, ``<run>/test_score.json``,
 ``<run>/row.json`` (validation scores of pipeline runs are measured after the post-processing tuned on those same
 frames, so they are optimistic; the test columns are not), and ``leaderboard.csv`` / ``leaderboard.md`` (sorted by validation hackathon F1, the
 selection metric; test columns are reported, never used to choose) plus ``manifest.json``.
@@ -54,10 +57,11 @@ from flocshape.score.inputs import subset_coco
 from flocshape.score.postprocess import filter_predictions
 
 REPO = Path(__file__).resolve().parents[2]
+DEFAULT_REFINE_LEVELS = (0.4, 0.5, 0.6, 0.7)
 KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
-    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "val_f1", "val_strict_f1", "val_AP",
+    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "val_f1", "val_strict_f1", "val_AP",
     "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50", "test_APs", "test_APm",
     "test_APl",
 )  # fmt: skip
@@ -74,6 +78,7 @@ class RunSpec:
     train: dict[str, Any] = field(default_factory=dict)
     predict: dict[str, Any] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
+    refine_levels: list[float] = field(default_factory=lambda: list(DEFAULT_REFINE_LEVELS))
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
@@ -118,6 +123,11 @@ def load_study(path: Path) -> tuple[dict[str, Any], list[RunSpec]]:
             else _merge(defaults.get("train") or {}, item.get("train")),
             predict=_merge(defaults.get("predict") or {}, item.get("predict")),
             data={k: str(v) for k, v in _merge(data, item.get("data")).items()},
+            refine_levels=_refine_levels(
+                item.get("refine_levels", defaults.get("refine_levels", list(DEFAULT_REFINE_LEVELS))),
+                path,
+                where,
+            ),
         )
         needed = ("vanilla", "train_coco") if kind == "vanilla" else ("yolo", "train_coco")
         missing = [k for k in needed if k not in run.data]
@@ -125,6 +135,14 @@ def load_study(path: Path) -> tuple[dict[str, Any], list[RunSpec]]:
             raise input_error(path, f"data keys {missing} are needed for a {kind} run", where)
         runs.append(run)
     return raw, runs
+
+
+def _refine_levels(value: Any, path: Path, where: str) -> list[float]:
+    """The ``refine_levels`` list of a study run: numbers in (0, 1); ``[]`` = no refinement."""
+    ok = isinstance(value, list) and all(isinstance(v, int | float) and 0.0 < float(v) < 1.0 for v in value)
+    if not ok:
+        raise input_error(path, f"refine_levels must be a list of numbers in (0, 1), got {value!r}", where)
+    return [float(v) for v in value]
 
 
 def _path(value: str) -> Path:
@@ -192,7 +210,9 @@ class Runner:
             atomic_write_json(out, subset_coco(coco, names), indent=None)
         return out
 
-    def predict(self, source: Path, images_json: Path, out: Path, postproc: Path | None) -> None:
+    def predict(
+        self, source: Path, images_json: Path, out: Path, postproc: Path | None, refine: float | None = None
+    ) -> None:
         if self.run.kind == "vanilla":
             if not out.with_suffix(".json").is_file():
                 device = str(self.run.predict.get("device", "cpu"))
@@ -206,6 +226,8 @@ class Runner:
             opts += [f"--{key.replace('_', '-')}", value]
         if postproc is not None:
             opts += ["--postproc", postproc]
+        if refine is not None:
+            opts += ["--refine", refine]
         self.sh("infer/predict.py", "--model", self.weights(), "--source", source, "--images-json", images_json,
                 "--out", out, *opts)  # fmt: skip
 
@@ -231,18 +253,24 @@ class Runner:
             val_pred = self.tuned_val_submission(postproc)
         else:
             val_pred = self.submission(self.dir / "val_pred")
-        val = self.score(val_gt, val_pred, self.dir / "val_score.json")
+        refine = self.tune_refine(val_pred, val_gt, train_json) if self.run.kind == "pipeline" else None
+        suffix = "_refined" if refine is not None else ""
+        if refine is not None:
+            val_pred = self.dir / "val_pred" / "submission_refined.json"
+        val = self.score(val_gt, val_pred, self.dir / f"val_score{suffix}.json")
         row = self.base_row() | {
+            "refine": refine,
             "val_f1": float(val["hackathon_f1"]["f1"]),
             "val_strict_f1": val["strict"]["f1"],
             "val_AP": val["coco"]["AP"],
             "val_AP50": val["coco"]["AP50"],
         }
         if "test_gt" in self.run.data:
+            test_pred = self.dir / f"test_pred{suffix}"
             self.predict(_path(self.run.data["test_images"]), _path(self.run.data["test_images_json"]),
-                         self.dir / "test_pred", postproc)  # fmt: skip
-            s = self.score(_path(self.run.data["test_gt"]), self.submission(self.dir / "test_pred"),
-                           self.dir / "test_score.json")  # fmt: skip
+                         test_pred, postproc, refine)  # fmt: skip
+            s = self.score(_path(self.run.data["test_gt"]), self.submission(test_pred),
+                           self.dir / f"test_score{suffix}.json")  # fmt: skip
             row |= {
                 "test_f1": s["hackathon_f1"]["f1"],
                 "test_strict_f1": s["strict"]["f1"],
@@ -251,6 +279,19 @@ class Runner:
             }
         atomic_write_json(self.dir / "row.json", row)
         return row
+
+    def tune_refine(self, val_pred: Path, val_gt: Path, images_json: Path) -> float | None:
+        """The refinement level chosen on the validation frames (``None``: none, or the unrefined masks won).
+
+        Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined at that level)."""
+        if not self.run.refine_levels:
+            return None
+        out = self.dir / "tune" / "refine.json"
+        if not out.is_file():
+            self.sh("infer/tune_refine.py", "--pred", val_pred, "--gt", val_gt, "--images", self.val_images(),
+                    "--images-json", images_json, "--level", *self.run.refine_levels, "--out", out,
+                    "--refined-out", self.dir / "val_pred" / "submission_refined.json")  # fmt: skip
+        return json.loads(out.read_text())["best_level"]
 
     def tuned_val_submission(self, postproc: Path) -> Path:
         """The validation predictions after the post-processing tuned on them (scores on it are optimistic)."""

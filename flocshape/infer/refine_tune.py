@@ -1,0 +1,96 @@
+"""Refine a saved results list against its frames, and choose the refinement level on labelled frames.
+
+Used by ``infer/tune_refine.py`` (and the study driver): the level of ``infer/predict.py --refine`` is chosen on
+*validation* frames, like the post-processing (``infer/tune.py``).
+
+Conventions: predictions and labels are paired one-to-one at mask IoU >= 0.5 with ``infer/score.py``'s strict
+assignment (:func:`flocshape.score.strict.match_one_to_one`). The selection criterion is the **sum of IoU over
+those pairs** (pairs x mean IoU: what the hackathon's "F1 with IoU" rewards); the unrefined masks compete too
+(level ``None``), so a model whose masks refinement would not improve keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from flocshape.errors import input_error
+from flocshape.infer.protomask import CropMask
+from flocshape.infer.refine import RefineSettings, refine_crops
+from flocshape.masks import decode_rle_crop, encode_rle, rle_areas
+from flocshape.score.inputs import prepare
+from flocshape.score.strict import match_one_to_one
+
+CRITERION = (
+    "largest sum of IoU over one-to-one pairs with IoU >= 0.5 (pairs x mean IoU); level None = unrefined"
+)
+
+
+def refine_results(
+    preds: Sequence[dict[str, Any]], frames: dict[int, Path], settings: RefineSettings
+) -> list[dict[str, Any]]:
+    """The results list with every mask refined against its frame (``frames``: image id -> file), same order;
+    ``segmentation`` (compressed RLE) and ``bbox`` (the mask's box, ``[x, y, w, h]`` px) change, nothing else."""
+    by_image: dict[int, list[int]] = {}
+    for k, rec in enumerate(preds):
+        by_image.setdefault(int(rec["image_id"]), []).append(k)
+    out = [dict(rec) for rec in preds]
+    for image_id, idx in by_image.items():
+        path = frames.get(image_id)
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path is not None else None
+        if grey is None:
+            raise input_error(path or "--images", "cannot read the frame", f"image id {image_id}")
+        crops = []
+        for k in idx:
+            mc = decode_rle_crop(preds[k]["segmentation"])
+            crops.append(CropMask(mc.crop, mc.x0, mc.y0, (mc.height, mc.width)))
+        for k, crop in zip(idx, refine_crops(grey, crops, settings), strict=True):
+            out[k]["segmentation"] = encode_rle(crop.full())
+            h, w = crop.mask.shape
+            out[k]["bbox"] = [float(crop.x0), float(crop.y0), float(w), float(h)]
+    return out
+
+
+def pair_stats(gt: dict[str, Any], preds: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Pairs at IoU >= 0.5, their mean and summed IoU, and the median predicted / labelled area ratio over them."""
+    prepared = prepare(gt, list(preds))
+    ious: list[float] = []
+    ratios: list[float] = []
+    for im in prepared.images:
+        if not im.gt_rles or not im.pred_rles:
+            continue
+        iou = im.iou()
+        r, c = match_one_to_one(iou, 0.5)
+        ious += list(iou[r, c])
+        ratios += list(rle_areas([im.pred_rles[j] for j in c]) / rle_areas([im.gt_rles[i] for i in r]))
+    return {
+        "pairs": len(ious),
+        "mean_iou": float(np.mean(ious)) if ious else float("nan"),
+        "sum_iou": float(np.sum(ious)),
+        "area_ratio": float(np.median(ratios)) if ratios else float("nan"),
+    }
+
+
+def level_table(
+    gt: dict[str, Any],
+    preds: Sequence[dict[str, Any]],
+    frames: dict[int, Path],
+    levels: Sequence[float],
+    grow_px: int = 2,
+) -> list[dict[str, Any]]:
+    """One row per candidate: the unrefined masks (``level`` None) and each level, with :func:`pair_stats`."""
+    rows = [{"level": None, "grow_px": None, **pair_stats(gt, preds)}]
+    for level in levels:
+        refined = refine_results(preds, frames, RefineSettings(level=float(level), grow_px=grow_px))
+        rows.append({"level": float(level), "grow_px": grow_px, **pair_stats(gt, refined)})
+    return rows
+
+
+def best_level(rows: Sequence[dict[str, Any]]) -> float | None:
+    """The level of the row with the largest ``sum_iou`` (ties: the earlier row; ``None`` = keep the masks)."""
+    best = max(range(len(rows)), key=lambda i: (rows[i]["sum_iou"], -i))
+    return rows[best]["level"]

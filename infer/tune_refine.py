@@ -1,0 +1,97 @@
+"""Choose the mask-refinement level (``infer/predict.py --refine``) on labelled validation frames.
+
+    python infer/tune_refine.py --pred VAL_RUN/submission.json --gt VAL_GT.json --images VAL_FRAMES \\
+        [--images-json FILE] [--level 0.4 0.5 0.6 0.7] [--grow-px 2] --out refine.json [--refined-out FILE]
+
+Refines the validation predictions at each level (``flocshape/infer/refine.py``), pairs them with the labels
+(mask IoU >= 0.5, one-to-one) and prints a table: pairs, mean IoU, median area ratio predicted / labelled.
+``--out`` (JSON) holds the table, ``best_level`` (largest sum of matched IoU; ``null`` when the unrefined masks
+win) and a manifest. ``--refined-out`` writes the results list refined at the best level (or, with one
+``--level``, at that level) — e.g. to measure shapes of already-saved predictions with ``infer/shape.py``.
+Frames are found by the ``file_name`` of ``--images-json`` (default: ``--gt``) inside ``--images``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from flocshape.errors import input_error, run_cli
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--pred", type=Path, required=True, help="results list (submission.json) on labelled frames"
+    )
+    p.add_argument("--gt", type=Path, required=True, help="COCO labels of the same frames")
+    p.add_argument("--images", type=Path, required=True, help="folder of the frames")
+    p.add_argument("--images-json", type=Path, help="COCO file naming the frames (default: --gt)")
+    p.add_argument(
+        "--level", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7], help="candidate levels (0-1)"
+    )
+    p.add_argument("--grow-px", type=int, default=2, help="how far an outline may move outwards (default 2)")
+    p.add_argument("--out", type=Path, required=True, help="JSON with the table and best_level")
+    p.add_argument("--refined-out", type=Path, help="write the refined results list here")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build the table, print it, write the JSON (and the refined list)."""
+    args = parse_args(argv)
+    from flocshape.fsio import atomic_write_bytes, atomic_write_json
+    from flocshape.infer.refine import RefineSettings
+    from flocshape.infer.refine_tune import CRITERION, best_level, level_table, refine_results
+    from flocshape.manifest import build_manifest, describe_input
+    from flocshape.score.inputs import load_json
+
+    for level in args.level:
+        if not 0.0 < level < 1.0:
+            raise input_error("--level", f"levels must be in (0, 1), got {level}")
+    if args.grow_px < 0:
+        raise input_error("--grow-px", f"must be >= 0, got {args.grow_px}")
+    if not args.images.is_dir():
+        raise input_error(args.images, "images folder not found")
+    gt, preds = load_json(args.gt), load_json(args.pred)
+    if not isinstance(preds, list):
+        raise input_error(args.pred, "must be a results list (JSON array)")
+    names = load_json(args.images_json or args.gt).get("images") or []
+    frames = {int(im["id"]): args.images / Path(str(im["file_name"])).name for im in names}
+    rows = level_table(gt, preds, frames, args.level, args.grow_px)
+    chosen = best_level(rows)
+    print("| masks | level | pairs (IoU >= 0.5) | mean IoU | median area ratio pred/label |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        what = "predicted" if r["level"] is None else "refined"
+        mark = " (best)" if r["level"] == chosen else ""
+        print(f"| {what} | {r['level'] if r['level'] is not None else '–'}{mark} | {r['pairs']} | "
+              f"{r['mean_iou']:.3f} | {r['area_ratio']:.3f} |")  # fmt: skip
+    result = {
+        "criterion": CRITERION,
+        "best_level": chosen,
+        "grow_px": args.grow_px,
+        "table": rows,
+        "manifest": build_manifest(
+            "infer/tune_refine.py",
+            vars(args),
+            {"pred": describe_input(args.pred), "gt": describe_input(args.gt)},
+        ),
+    }
+    if args.refined_out is not None:
+        level = args.level[0] if len(args.level) == 1 else chosen
+        refined = (
+            preds if level is None else refine_results(preds, frames, RefineSettings(level, args.grow_px))
+        )
+        atomic_write_bytes(args.refined_out, json.dumps(refined).encode())
+        result["refined_out"] = {"path": str(args.refined_out), "level": level}
+    atomic_write_json(args.out, result)
+    print(f"best level: {chosen} -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
