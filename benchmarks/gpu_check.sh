@@ -34,11 +34,12 @@ pack() {
   # small files only (the call returns files of <= 16 MB): logs, JSON/CSV/YAML/markdown of every run (not the
   # submissions), the 1280 run's particle tables; its test submission and weights travel as separate files
   (cd runs/gpu && find . \( -name '*.log' -o -name '*.md' -o -name '*.csv' -o -name '*.yaml' -o -name '*.txt' \
-     -o -name 'manifest.json' -o -name '*score*.json' -o -name 'row.json' -o -name 'postproc.json' \
+     -o -name 'manifest.json' -o -name '*score*.json' -o -name 'row.json' -o -name 'postproc.json' -o -name 'refine.json' \
      -o -name 'train_time.json' -o -name 'results.json' \) -not -path './data/*' -not -path './yolo*' \
      -not -path './vanilla/*' -not -path '*/labels/*' -print0 | tar czf "$OUTDIR/results.tgz" --null -T -)
   local run=runs/gpu/study/y11s-1280
   [ -f $run/test_pred/submission.json ] && cp $run/test_pred/submission.json "$OUTDIR/y11s-1280_test_submission.json"
+  [ -f $run/test_pred_refined/submission.json ] && cp $run/test_pred_refined/submission.json "$OUTDIR/y11s-1280_test_submission_refined.json"
   find $run -name particles.parquet -print0 | tar czf "$OUTDIR/particles.tgz" --null -T - 2>/dev/null
   if [ -f $run/train/weights/best.pt ]; then
     split -b 15m -d $run/train/weights/best.pt "$OUTDIR/best.pt.part-"

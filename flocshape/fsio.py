@@ -50,6 +50,26 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None
     return atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def table_bytes(table: Any, fmt: str) -> bytes:
+    """Serialise a pandas DataFrame as ``csv`` (UTF-8, no index) or ``parquet`` (pyarrow, no index)."""
+    if fmt == "csv":
+        return table.to_csv(index=False).encode("utf-8")
+    if fmt == "parquet":
+        import io
+
+        buf = io.BytesIO()
+        table.to_parquet(buf, index=False)
+        return buf.getvalue()
+    raise ValueError(f"unknown table format {fmt!r}")
+
+
+def atomic_write_table(path: str | os.PathLike[str], table: Any) -> Path:
+    """Write a pandas DataFrame atomically: CSV when the name ends in ``.csv``, else Parquet (no index)."""
+    return atomic_write_bytes(
+        path, table_bytes(table, "csv" if str(path).lower().endswith(".csv") else "parquet")
+    )
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``path``, on error it is removed.

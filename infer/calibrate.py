@@ -16,7 +16,6 @@ like any particle table.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +90,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from flocshape.fsio import atomic_write_bytes, atomic_write_json
+    from flocshape.fsio import atomic_write_json, atomic_write_table
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.shape.calibrate import apply_calibration, load_calibration
 
@@ -101,12 +100,7 @@ def _apply(args: argparse.Namespace) -> int:
         raise input_error(args.out, "would overwrite the input table; choose another --out")
     curves = load_calibration(args.calibration)
     table = apply_calibration(_read_table(args.table), curves)
-    buf = io.BytesIO()
-    if args.out.suffix.lower() == ".csv":
-        buf.write(table.to_csv(index=False).encode("utf-8"))
-    else:
-        table.to_parquet(buf, index=False)
-    atomic_write_bytes(args.out, buf.getvalue())
+    atomic_write_table(args.out, table)
     manifest = build_manifest(
         "infer/calibrate.py apply",
         vars(args),

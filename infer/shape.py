@@ -10,7 +10,6 @@ Writes the particle table (parquet, or CSV when the name ends in .csv) atomicall
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import sys
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure, then write the table and its manifest."""
     args = parse_args(argv)
-    from flocshape.fsio import atomic_write_bytes, atomic_write_json
+    from flocshape.fsio import atomic_write_json, atomic_write_table
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.shape import schema
     from flocshape.shape.sources import measure_coco, measure_labelmap_dir
@@ -58,12 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs["images"] = describe_input(args.images)
     if args.images_json is not None:
         inputs["images_json"] = describe_input(args.images_json)
-    buf = io.BytesIO()
-    if args.out.suffix.lower() == ".csv":
-        buf.write(table.to_csv(index=False).encode("utf-8"))
-    else:
-        table.to_parquet(buf, index=False)
-    atomic_write_bytes(args.out, buf.getvalue())
+    atomic_write_table(args.out, table)
     manifest = build_manifest(
         "infer/shape.py",
         vars(args),

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text
+from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, table_bytes
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.stats.compare import (
     DEFAULT_DESCRIPTORS,
@@ -28,7 +28,7 @@ from flocshape.stats.compare import (
     descriptor_values,
     load_particle_table,
 )
-from flocshape.stats.distributions import DistributionOptions, dataset_distribution, table_bytes
+from flocshape.stats.distributions import DistributionOptions, dataset_distribution
 from flocshape.stats.plots import plot_descriptor, plot_shape_vs_size
 
 _SCATTER_SHAPES = ("circularity", "elongation", "solidity")

@@ -35,7 +35,6 @@ Output tables are *tidy* (long): one row per (scope, image, variable, statistic,
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -44,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flocshape.fsio import atomic_write_bytes
+from flocshape.fsio import atomic_write_bytes, table_bytes
 
 SHAPE_DESCRIPTORS: tuple[str, ...] = (
     "form_factor",
@@ -409,17 +408,6 @@ def per_image_distribution(table: pd.DataFrame, options: DistributionOptions | N
     out = pd.concat(parts, ignore_index=True)
     out["border_policy"] = opt.border
     return out
-
-
-def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
-    """Serialise ``table`` as ``csv`` (UTF-8, no index) or ``parquet`` (pyarrow)."""
-    if fmt == "csv":
-        return table.to_csv(index=False).encode("utf-8")
-    if fmt == "parquet":
-        buf = io.BytesIO()
-        table.to_parquet(buf, index=False)
-        return buf.getvalue()
-    raise ValueError(f"unknown table format {fmt!r}")
 
 
 def write_tables(

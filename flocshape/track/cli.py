@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json
+from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json, table_bytes
 from flocshape.manifest import build_manifest, describe_input, write_manifest
-from flocshape.stats.distributions import SHAPE_DESCRIPTORS, table_bytes
+from flocshape.stats.distributions import SHAPE_DESCRIPTORS
 from flocshape.track.associate import TRACK_COLUMNS, LinkParams, build_tracks
 from flocshape.track.instances import load_instances
 from flocshape.track.trends import block_trends, track_series

@@ -23,11 +23,13 @@ import yaml
 from flocshape import offline
 from flocshape.errors import input_error
 from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.train.label_fill import LABEL_FILLS, label_fill
 
 RECIPES_DIR = offline.REPO_ROOT / "train" / "recipes"
 DEFAULT_PROJECT = offline.REPO_ROOT / "runs" / "segment"
 DEFAULT_MAX_DET = 1000
 RECIPE_META_KEYS = frozenset({"description"})
+WRAPPER_KEYS = frozenset({"label_fill"})  # ours, not Ultralytics': see flocshape.train.label_fill
 RESERVED_KEYS = frozenset({"data", "project", "name", "mode", "task"})
 
 
@@ -81,11 +83,14 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def check_args(args: dict[str, Any], where: str | Path) -> None:
-    """Every key must be an Ultralytics train argument and not one the wrapper sets itself."""
+    """Every key must be an Ultralytics train argument (or one of ours, :data:`WRAPPER_KEYS`) and not one the wrapper
+    sets itself."""
     offline.setup()
     from ultralytics.utils import DEFAULT_CFG_DICT
 
     for key in args:
+        if key in WRAPPER_KEYS:
+            continue
         if key in RESERVED_KEYS:
             raise input_error(
                 where, f"{key!r} is set by the wrapper (use --data/--name/--project)", record=key
@@ -166,6 +171,10 @@ def train(
     check_args(recipe_args, recipe_path)
     check_args(overrides, "command line")
     args = build_train_args(recipe_args, overrides)
+    fill = str(args.pop("label_fill", "ultralytics"))
+    if fill not in LABEL_FILLS:
+        where = "command line" if "label_fill" in overrides else recipe_path
+        raise input_error(where, f"label_fill must be one of {list(LABEL_FILLS)}, got {fill!r}", "label_fill")
     model_spec = check_model_spec(
         args.pop("model", None), recipe_path if "model" not in overrides else "command line"
     )
@@ -179,9 +188,10 @@ def train(
 
     model = YOLO(model_spec, task="segment")
     started = time.perf_counter()
-    model.train(
-        trainer=FlocSegmentationTrainer, data=str(data_path), project=str(project), name=run_name, **args
-    )
+    with label_fill(fill):
+        model.train(
+            trainer=FlocSegmentationTrainer, data=str(data_path), project=str(project), name=run_name, **args
+        )
     elapsed_s = time.perf_counter() - started
     trainer = model.trainer
     save_dir = Path(trainer.save_dir)
@@ -195,6 +205,7 @@ def train(
         recipe=recipe_args,
         overrides=overrides,
         train_args={"model": model_spec, **args},
+        label_fill=fill,
         save_dir=str(save_dir),
         weights={
             "best": str(save_dir / "weights" / "best.pt"),
