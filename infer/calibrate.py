@@ -43,17 +43,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _read_table(path: Path):  # noqa: ANN202 - pandas imported lazily
-    import pandas as pd
-
-    if not path.is_file():
-        raise input_error(path, "particle table not found")
-    try:
-        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-    except Exception as exc:  # pyarrow / pandas raise several types for corrupt files
-        raise input_error(path, f"not a readable particle table ({type(exc).__name__})") from None
-
-
 def _fit(args: argparse.Namespace) -> int:
     from flocshape.fsio import atomic_write_json
     from flocshape.manifest import build_manifest, describe_input
@@ -93,13 +82,14 @@ def _apply(args: argparse.Namespace) -> int:
     from flocshape.fsio import atomic_write_json, atomic_write_table
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.shape.calibrate import apply_calibration, load_calibration
+    from flocshape.stats.compare import load_particle_table
 
     if args.out.suffix.lower() not in (".parquet", ".csv"):
         raise input_error(args.out, "output name must end in .parquet or .csv")
     if args.out.resolve() == args.table.resolve():
         raise input_error(args.out, "would overwrite the input table; choose another --out")
     curves = load_calibration(args.calibration)
-    table = apply_calibration(_read_table(args.table), curves)
+    table = apply_calibration(load_particle_table(args.table), curves)
     atomic_write_table(args.out, table)
     manifest = build_manifest(
         "infer/calibrate.py apply",

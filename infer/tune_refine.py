@@ -49,11 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.score.inputs import load_json
 
-    for level in args.level:
-        if not 0.0 < level < 1.0:
-            raise input_error("--level", f"levels must be in (0, 1), got {level}")
     if args.grow_px < 0:
         raise input_error("--grow-px", f"must be >= 0, got {args.grow_px}")
+    for level in args.level:
+        try:
+            RefineSettings(level=level, grow_px=args.grow_px)
+        except ValueError as exc:
+            raise input_error("--level", str(exc)) from None
     if not args.images.is_dir():
         raise input_error(args.images, "images folder not found")
     gt, preds = load_json(args.gt), load_json(args.pred)

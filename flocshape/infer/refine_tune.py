@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from flocshape.errors import input_error
-from flocshape.infer.protomask import CropMask
+from flocshape.infer.protomask import CropMask, rle_from_crop
 from flocshape.infer.refine import RefineSettings, refine_crops
-from flocshape.masks import decode_rle_crop, encode_rle, rle_areas
+from flocshape.masks import decode_rle_crop, rle_areas
 from flocshape.score.inputs import prepare
 from flocshape.score.strict import match_one_to_one
 
@@ -49,7 +49,7 @@ def refine_results(
             mc = decode_rle_crop(preds[k]["segmentation"])
             crops.append(CropMask(mc.crop, mc.x0, mc.y0, (mc.height, mc.width)))
         for k, crop in zip(idx, refine_crops(grey, crops, settings), strict=True):
-            out[k]["segmentation"] = encode_rle(crop.full())
+            out[k]["segmentation"] = rle_from_crop(crop)
             h, w = crop.mask.shape
             out[k]["bbox"] = [float(crop.x0), float(crop.y0), float(w), float(h)]
     return out

@@ -35,6 +35,7 @@ from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_bytes, atomic_write_json
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
+from flocshape.infer.refine import RefineSettings, refine_crops
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
 from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
 from flocshape.score.postprocess import filter_predictions
@@ -62,9 +63,8 @@ class PredictOptions:
     box_pad_px: int = 0
     um_per_px: float | None = None
     device: str = "cpu"
-    refine_level: float | None = (
-        None  # None: masks as the network gives them; else flocshape.infer.refine's level
-    )
+    # None: masks as the network gives them; else the edge level of flocshape.infer.refine
+    refine_level: float | None = None
     refine_grow_px: int = 2
 
 
@@ -301,11 +301,8 @@ def _measure(
     return json.loads(table.to_json(orient="records", double_precision=15)) if len(table) else []
 
 
-def _refine(image_bgr: np.ndarray, instances: list[Instance], options: PredictOptions) -> list[Instance]:
+def _refine(image_bgr: np.ndarray, instances: list[Instance], settings: RefineSettings) -> list[Instance]:
     """The instances with their masks refined against the frame (:mod:`flocshape.infer.refine`)."""
-    from flocshape.infer.refine import RefineSettings, refine_crops
-
-    settings = RefineSettings(level=float(options.refine_level), grow_px=options.refine_grow_px)
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
     crops = refine_crops(grey, [inst.crop for inst in instances], settings)
     return [replace(inst, crop=crop) for inst, crop in zip(instances, crops, strict=True)]
@@ -396,8 +393,9 @@ def _process_frame(
     postproc: dict[str, Any] | None,
     overlays_dir: Path | None,
     source_label: str,
+    refine: RefineSettings | None = None,
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Predict, encode, post-process, measure and (optionally) draw one frame; returns its journal record."""
+    """Predict, encode, post-process, (optionally) refine, measure and draw one frame; returns its journal record."""
     t0 = time.perf_counter()
     image = read_frame(src)
     t_read = time.perf_counter() - t0
@@ -419,8 +417,8 @@ def _process_frame(
     for pred in predictions:
         pred.pop("_k", None)
     t_refine = time.perf_counter()
-    if options.refine_level is not None:
-        kept = _refine(image, kept, options)
+    if refine is not None:
+        kept = _refine(image, kept, refine)
         predictions = [instance_to_prediction(inst, image_id) for inst in kept]
     t2 = time.perf_counter()
     particles = _measure(predictions, image, image_id, src.name, options.um_per_px, source_label)
@@ -490,10 +488,14 @@ def run_predict(
         raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
     if not 0.0 <= options.overlap < 1.0:
         raise input_error("--overlap", f"overlap {options.overlap} must be in [0, 1)")
-    if options.refine_level is not None and not 0.0 < options.refine_level < 1.0:
-        raise input_error("--refine", f"edge level {options.refine_level} must be in (0, 1)")
     if options.refine_grow_px < 0:
         raise input_error("--refine-grow-px", f"must be >= 0, got {options.refine_grow_px}")
+    refine = None
+    if options.refine_level is not None:
+        try:
+            refine = RefineSettings(level=options.refine_level, grow_px=options.refine_grow_px)
+        except ValueError as exc:
+            raise input_error("--refine", str(exc)) from None
     segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
                           options.box_pad_px)  # fmt: skip
     model_sha256 = file_digest(model)
@@ -510,7 +512,14 @@ def run_predict(
 
         for src in tqdm(pending, desc="predict", unit="frame", disable=None):
             record, frame_timings = _process_frame(
-                src, image_ids[src], segmenter, options, postproc, overlays_dir, str(out / "submission.json")
+                src,
+                image_ids[src],
+                segmenter,
+                options,
+                postproc,
+                overlays_dir,
+                str(out / "submission.json"),
+                refine,
             )
             if record["status"] != "ok":
                 _warn(f"{src}: {record['error']}; skipped")

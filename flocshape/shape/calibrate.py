@@ -40,6 +40,7 @@ from scipy.optimize import isotonic_regression
 
 from flocshape.score.inputs import Prepared
 from flocshape.score.strict import match_one_to_one
+from flocshape.stats.compare import CompareOptions, counted_rows
 
 CALIBRATION_KIND = "flocshape-descriptor-calibration"
 CALIBRATION_VERSION = 1
@@ -136,13 +137,6 @@ def running_index(preds: Sequence[dict[str, Any]]) -> np.ndarray:
     return out
 
 
-def _usable(table: pd.DataFrame) -> pd.Series:
-    keep = ~table["touches_border"].astype(bool)
-    if "too_small" in table:
-        keep &= ~table["too_small"].astype(bool)
-    return keep
-
-
 def paired_tables(
     pairs: pd.DataFrame, preds: Sequence[dict[str, Any]], gt_table: pd.DataFrame, pred_table: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,7 +148,8 @@ def paired_tables(
     p = pred_table.set_index(["image_id", "instance_id"]).reindex(key_pr)
     found = g["area_px"].notna().to_numpy() & p["area_px"].notna().to_numpy()
     g, p = g[found], p[found]
-    ok = (_usable(g) & _usable(p).to_numpy()).to_numpy()
+    options = CompareOptions()  # the rows that enter shape statistics: not on the border, not too small
+    ok = counted_rows(g, False, options) & counted_rows(p, False, options)
     return g[ok].reset_index(), p[ok].reset_index()
 
 
