@@ -15,6 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Frame file types every stage reads (lower-case suffixes, in the order a stem is looked up: JPEG first, the
+# hackathon format); one list so that a folder means the same frames to every stage.
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def is_image_file(path: Path) -> bool:
+    """Is ``path`` named like a frame (suffix in :data:`IMAGE_SUFFIXES`, any case)?"""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
 
 def _umask() -> int:
     """The process umask (read without changing it for long)."""

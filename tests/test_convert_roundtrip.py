@@ -95,6 +95,36 @@ def test_yolo2coco_rejects_bad_rows(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert rc == 2 and "a.txt: line 2: a box row" in err and not (tmp_path / "o.json").exists()
 
 
+def test_yolo2coco_reads_ultralytics_confidences_into_a_scorable_results_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flocshape.score.inputs import prepare
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    cv2.imwrite(str(tmp_path / "img/a.png"), np.zeros((10, 20), np.uint8))
+    square = "0.1 0.1 0.5 0.1 0.5 0.9 0.1 0.9"
+    (tmp_path / "lab/a.txt").write_text(f"0 {square} 0.875\n0 0.6 0.2 0.9 0.2 0.9 0.6 0.25\n")
+    base = ["--images", str(tmp_path / "img"), "--labels", str(tmp_path / "lab")]
+    out = tmp_path / "pred.json"
+    assert run_cli(yolo2coco_main, [*base, "--out", str(out), "--conf-column"]) == 0
+    results = json.loads(out.read_text())
+    assert [r["score"] for r in results] == [0.875, 0.25]
+    assert results[0]["area"] == 8 * 8  # x 2..10, y 1..9 px on a 20 x 10 frame (pixel-corner convention)
+    assert json.loads((tmp_path / "pred.json.manifest.json").read_text())["args"]["conf_column"] is True
+    gt = {"images": [{"id": 1, "file_name": "a.png", "height": 10, "width": 20}], "annotations": [],
+          "categories": [{"id": 1, "name": "class_0"}]}  # fmt: skip
+    assert prepare(gt, results).n_pred == 2
+
+    # without the flag the odd count is an error naming the row; a confidence outside [0, 1] is one too
+    assert run_cli(yolo2coco_main, [*base, "--out", str(tmp_path / "x.json")]) == 2
+    assert "a.txt: line 1: polygon needs an even count" in capsys.readouterr().err
+    (tmp_path / "lab/a.txt").write_text(f"0 {square} 1.5\n")
+    assert run_cli(yolo2coco_main, [*base, "--out", str(tmp_path / "y.json"), "--conf-column"]) == 2
+    assert "a.txt: line 1: last value is not a confidence" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists() and not (tmp_path / "y.json").exists()
+
+
 def _json_values() -> st.SearchStrategy:
     leaf = st.none() | st.booleans() | st.integers(-5, 30) | st.floats(allow_nan=True) | st.text(max_size=3)
     return st.recursive(

@@ -159,3 +159,43 @@ def test_tile_merge_unites_cut_pieces_and_drops_duplicates() -> None:
     expected[12:18, 33:57] = True
     np.testing.assert_array_equal(big.crop.full(), expected)
     assert big.score == pytest.approx(0.9)
+
+
+def test_tile_merge_unites_a_particle_longer_than_the_overlap_band() -> None:
+    """Two tiles share 20 columns; a 90-px particle leaves a 55-px piece in each (whole-mask IoS 20/55 < 0.5).
+
+    Inside the band both tiles saw, the pieces agree, so they are one particle; a second, different particle cut
+    by the same seam (its own rows, no shared pixels) stays separate.
+    """
+    from flocshape.infer.engine import Instance
+
+    frame = (40, 100)
+    left_tile, right_tile = (0, 0, 60, 40), (40, 0, 100, 40)
+    truth = np.zeros(frame, bool)
+    truth[5:15, 5:95] = True
+    other = np.zeros(frame, bool)
+    other[25:35, 30:70] = True
+
+    def piece(mask: np.ndarray, tile: tuple[int, int, int, int], score: float) -> Instance:
+        x0, y0, x1, y1 = tile
+        sub = np.zeros(frame, bool)
+        sub[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        crop = CropMask(sub, 0, 0, frame).tight()
+        box = (crop.x0, crop.y0, crop.x0 + crop.mask.shape[1], crop.y0 + crop.mask.shape[0])
+        return Instance(crop, score, 0, box, True, tile)
+
+    pieces = [
+        piece(truth, left_tile, 0.9),
+        piece(truth, right_tile, 0.8),
+        piece(other, left_tile, 0.7),
+        piece(other, right_tile, 0.6),
+    ]
+    merged = merge_tile_instances(pieces)
+    assert len(merged) == 2
+    np.testing.assert_array_equal(merged[0].crop.full(), truth)
+    np.testing.assert_array_equal(merged[1].crop.full(), other)
+    assert merged[0].tile_xyxy == (0, 0, 100, 40)
+
+    # the whole-mask rule alone (no tile windows known) leaves the long particle in two pieces
+    untiled = [Instance(p.crop, p.score, 0, p.box_xyxy, True) for p in pieces[:2]]
+    assert len(merge_tile_instances(untiled)) == 2

@@ -93,6 +93,48 @@ def test_card_builder_refuses_weights_that_are_not_the_runs_best(tmp_path: Path)
         )
 
 
+def _fake_card_inputs(tmp_path: Path, refine_level: float | None) -> dict[str, Path]:
+    """The smallest set of run files ``build_card`` reads up to its refinement check."""
+    run = tmp_path / "run"
+    (run / "weights").mkdir(parents=True)
+    weights = run / "weights" / "best.pt"
+    weights.write_bytes(b"weights")
+    postproc = {"min_score": 0.2, "min_area_px": 10, "mask_nms_iou": 0.5}
+    settings = {"model_sha256": file_digest(weights), "postproc": postproc, "imgsz": 640, "conf": 0.05}
+    if refine_level is not None:
+        settings |= {"refine_level": refine_level, "refine_grow_px": 2}
+    files = {
+        run / "manifest.json": {},
+        tmp_path / "data" / "manifest.json": {},
+        tmp_path / "yolo" / "manifest.json": {},
+        tmp_path / "tune.json": postproc,
+        tmp_path / "pred" / "manifest.json": {"settings": settings},
+        tmp_path / "score.json": {},
+    }
+    for path, obj in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(obj))
+    return {"weights": weights, "train_run": run, "data": tmp_path / "data", "yolo": tmp_path / "yolo",
+            "tune": tmp_path / "tune.json", "test_pred": tmp_path / "pred", "test_score": tmp_path / "score.json"}  # fmt: skip
+
+
+def test_card_builder_refuses_refined_test_runs_without_or_against_their_level_choice(tmp_path: Path) -> None:
+    from flocshape.models.card import build_card
+
+    inputs = _fake_card_inputs(tmp_path, refine_level=0.6)
+    with pytest.raises(InputError, match="used mask refinement: pass its --refine-tuning"):
+        build_card(**inputs)
+    other_level = tmp_path / "levels.json"
+    other_level.write_text(json.dumps({"best_level": 0.5, "grow_px": 2}))
+    with pytest.raises(InputError, match="best_level / grow_px differ") as err:
+        build_card(**inputs, refine_tuning=other_level)
+    assert "levels.json" in str(err.value)
+    other_grow = tmp_path / "grow.json"
+    other_grow.write_text(json.dumps({"best_level": 0.6, "grow_px": 3}))
+    with pytest.raises(InputError, match="best_level / grow_px differ"):
+        build_card(**inputs, refine_tuning=other_grow)
+
+
 def test_default_model_brings_the_cards_settings() -> None:
     card = models.load_model_card()
     choice = resolve_model_settings()

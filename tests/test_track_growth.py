@@ -93,6 +93,35 @@ def test_centroid_fallback_links_small_fast_particles(tmp_path) -> None:
     assert none["track_id"].nunique() == len(none)  # no IoU link, no fallback: every instance alone
 
 
+def test_a_missed_detection_does_not_cut_the_track(tmp_path) -> None:
+    pred, images_json, _ = make_sequence(tmp_path, growth=0.03)
+    instances = load_instances(pred, images_json)
+    # the detector misses one particle in frame 5 and another in frames 3 and 4 (block 0)
+    first = instances[instances["frame"] == 1].sort_values("centroid_x_px")
+    targets = first.iloc[[0, 5]][["centroid_x_px", "centroid_y_px"]].to_numpy()
+
+    def nearest(frame: int, xy: np.ndarray) -> int:
+        rows = instances[instances["frame"] == frame]
+        d = np.hypot(rows["centroid_x_px"] - xy[0], rows["centroid_y_px"] - xy[1])
+        return int(d.idxmin())
+
+    dropped = [nearest(5, targets[0]), nearest(3, targets[1]), nearest(4, targets[1])]
+    missing = instances.drop(index=dropped)
+    bridged = build_tracks(missing)  # default: one missed frame is bridged
+    block0 = bridged[bridged["block"] == 0].groupby("track_id").size().sort_values()
+    # the 2-frame miss splits its track (frames 1-2 and 5-10), the 1-frame miss does not
+    assert sorted(block0.tolist()) == [2, 6, 9] + [10] * 6
+    assert (bridged["link"] == "iou_gap").sum() == 1
+    two = build_tracks(missing, LinkParams(max_missed=2))
+    assert sorted(two[two["block"] == 0].groupby("track_id").size().tolist()) == [8, 9] + [10] * 6
+    strict = build_tracks(missing, LinkParams(max_missed=0))
+    assert strict[strict["block"] == 0]["track_id"].nunique() == 8 + 2  # each miss starts a new track
+    # no instance is linked twice and tracks stay in one block
+    for tracked in (bridged, two, strict):
+        assert not tracked.duplicated(["track_id", "frame"]).any()
+        assert (tracked.groupby("track_id")["block"].nunique() == 1).all()
+
+
 @pytest.mark.parametrize("growth", [0.05, -0.03])
 def test_recovered_area_rate_within_10_percent(tmp_path, growth: float) -> None:
     pred, images_json, _ = make_sequence(tmp_path, growth=growth)

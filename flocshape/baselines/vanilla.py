@@ -30,8 +30,8 @@ from pycocotools import mask as mask_utils
 
 from flocshape import offline
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_dir, atomic_write_json
-from flocshape.infer.run import IMAGE_SUFFIXES, assign_image_ids, find_sources
+from flocshape.fsio import atomic_dir, atomic_write_json, is_image_file
+from flocshape.infer.run import assign_image_ids, find_sources
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 
 
@@ -44,7 +44,7 @@ def split_names(split_from: Path) -> dict[str, list[str]]:
             raise input_error(
                 folder, "not a folder: expected a coco2yolo output with images/train and images/val"
             )
-        out[split] = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        out[split] = sorted(p.name for p in folder.iterdir() if is_image_file(p))
     return out
 
 

@@ -23,12 +23,11 @@ from scipy import ndimage
 
 from flocshape.convert.coco import CocoImage, check_image_file
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_write_json
+from flocshape.fsio import IMAGE_SUFFIXES, atomic_write_json, is_image_file
 from flocshape.manifest import build_manifest, describe_input
 from flocshape.masks import encode_rle
 
 TOOL = "labelmap2coco"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def read_ids(spec: str | None, labels_dir: Path) -> list[str]:
@@ -37,13 +36,13 @@ def read_ids(spec: str | None, labels_dir: Path) -> list[str]:
     A ``.png`` (or other image) suffix on an id is dropped.
     """
     if spec is None:
-        ids = sorted(p.stem for p in labels_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        ids = sorted(p.stem for p in labels_dir.iterdir() if is_image_file(p))
     elif "," not in spec and Path(spec).is_file():
         with open(spec, encoding="utf-8", newline="") as fh:
             ids = [row[0].strip() for row in csv.reader(fh) if row and row[0].strip()]
     else:
         ids = [s.strip() for s in spec.split(",") if s.strip()]
-    ids = [Path(i).stem if Path(i).suffix.lower() in IMAGE_SUFFIXES else i for i in ids]
+    ids = [Path(i).stem if is_image_file(Path(i)) else i for i in ids]
     if not ids:
         raise input_error(spec or labels_dir, "no image ids")
     dup = sorted({i for i in ids if ids.count(i) > 1})

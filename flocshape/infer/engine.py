@@ -42,6 +42,8 @@ class Instance:
     class_index: int
     box_xyxy: tuple[float, float, float, float]
     cut_by_tile: bool = False
+    # frame window ``(x0, y0, x1, y1)`` (px, end exclusive) of the tile(s) that saw it; ``None`` for whole frames
+    tile_xyxy: tuple[int, int, int, int] | None = None
 
 
 @dataclass

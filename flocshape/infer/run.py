@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_write_bytes, atomic_write_json
+from flocshape.fsio import atomic_write_bytes, atomic_write_json, is_image_file
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
 from flocshape.infer.refine import RefineSettings, refine_crops
@@ -41,7 +41,6 @@ from flocshape.models import card_for_model, default_model_path, model_card_path
 from flocshape.score.postprocess import filter_predictions
 from flocshape.shape.measure import measure_instances
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 JOURNAL = "journal.jsonl"
 RUN_CONFIG = "run_config.json"
 EXIT_SOME_FRAMES_FAILED = 3
@@ -90,9 +89,9 @@ def find_sources(source: str) -> list[Path]:
     """Image files of a folder (non-recursive) or a glob pattern, sorted by name."""
     p = Path(source)
     if p.is_dir():
-        files = [q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
+        files = [q for q in p.iterdir() if q.is_file() and is_image_file(q)]
     else:
-        files = [Path(q) for q in glob.glob(source) if Path(q).suffix.lower() in IMAGE_SUFFIXES]
+        files = [Path(q) for q in glob.glob(source) if is_image_file(Path(q))]
     if not files:
         raise input_error(source, "no image files found (folder or glob of .jpg/.png/.bmp/.tif)")
     return sorted(files, key=lambda q: (q.name, str(q)))

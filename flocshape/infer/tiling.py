@@ -10,6 +10,11 @@ Merge rule (greedy, highest priority first; priority = complete before cut, then
 * a candidate whose mask overlaps an already kept one by intersection-over-smaller ``>= merge_ios`` is the same
   particle: if the kept one is complete, the candidate is dropped (duplicate from an overlapping tile); if the kept
   one is cut too, the two pieces are united (a particle larger than the overlap, split across tiles).
+* for two *cut* pieces the intersection-over-smaller is taken **inside the region both tiles saw** (the
+  intersection of their tile windows; for an already united piece, the bounding window of its tiles): a particle
+  larger than the overlap band leaves in each tile a piece much larger than the part the tiles share, so the
+  whole-mask ratio (shared / smaller piece) stays under ``merge_ios`` and the particle would be counted twice, as
+  two pieces with straight cuts (measured in BENCHMARKS.md, "Large particles cut by tiles").
 """
 
 from __future__ import annotations
@@ -41,23 +46,68 @@ def _touches_inner_edge(crop: CropMask, tile_x: int, tile_y: int, tile_w: int, t
     return bool(left or top or right or bottom)
 
 
-def _shift(instance: Instance, dx: int, dy: int, frame_hw: tuple[int, int], cut: bool) -> Instance:
+def _shift(
+    instance: Instance,
+    dx: int,
+    dy: int,
+    frame_hw: tuple[int, int],
+    cut: bool,
+    tile_xyxy: tuple[int, int, int, int] | None = None,
+) -> Instance:
     c = instance.crop
     x1, y1, x2, y2 = instance.box_xyxy
     crop = CropMask(c.mask, c.x0 + dx, c.y0 + dy, frame_hw)
-    return Instance(crop, instance.score, instance.class_index, (x1 + dx, y1 + dy, x2 + dx, y2 + dy), cut)
+    box = (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
+    return Instance(crop, instance.score, instance.class_index, box, cut, tile_xyxy)
 
 
-def _overlap(a: CropMask, b: CropMask) -> int:
-    """Pixels shared by two crop masks of the same frame."""
-    x0, y0 = max(a.x0, b.x0), max(a.y0, b.y0)
-    x1 = min(a.x0 + a.mask.shape[1], b.x0 + b.mask.shape[1])
-    y1 = min(a.y0 + a.mask.shape[0], b.y0 + b.mask.shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return 0
-    sa = a.mask[y0 - a.y0 : y1 - a.y0, x0 - a.x0 : x1 - a.x0]
-    sb = b.mask[y0 - b.y0 : y1 - b.y0, x0 - b.x0 : x1 - b.x0]
-    return int(np.count_nonzero(sa & sb))
+Window = tuple[int, int, int, int]  # (x0, y0, x1, y1) frame px, end exclusive
+
+
+def _window_of(crop: CropMask) -> Window:
+    return crop.x0, crop.y0, crop.x0 + crop.mask.shape[1], crop.y0 + crop.mask.shape[0]
+
+
+def _intersect(a: Window, b: Window) -> Window | None:
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _bounding(a: Window, b: Window) -> Window:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def _pixels_in(crop: CropMask, window: Window) -> np.ndarray:
+    """The part of ``crop``'s mask inside ``window`` (which must lie inside the crop's own window)."""
+    x0, y0, x1, y1 = window
+    return crop.mask[y0 - crop.y0 : y1 - crop.y0, x0 - crop.x0 : x1 - crop.x0]
+
+
+def _overlap_counts(a: CropMask, b: CropMask, region: Window | None = None) -> tuple[int, int, int]:
+    """``(shared, a_pixels, b_pixels)`` counted inside ``region`` (the whole masks when ``None``)."""
+    if region is None:
+        common = _intersect(_window_of(a), _window_of(b))
+        if common is None:
+            return 0, a.area_px, b.area_px
+        return int(np.count_nonzero(_pixels_in(a, common) & _pixels_in(b, common))), a.area_px, b.area_px
+    wa, wb = _intersect(_window_of(a), region), _intersect(_window_of(b), region)
+    if wa is None or wb is None:
+        return 0, 0, 0
+    a_in, b_in = int(np.count_nonzero(_pixels_in(a, wa))), int(np.count_nonzero(_pixels_in(b, wb)))
+    common = _intersect(wa, wb)
+    shared = 0 if common is None else int(np.count_nonzero(_pixels_in(a, common) & _pixels_in(b, common)))
+    return shared, a_in, b_in
+
+
+def same_particle(cand: Instance, kept: Instance, merge_ios: float) -> bool:
+    """Are two tile instances the same particle? (intersection-over-smaller rule of the module docstring)"""
+    region = None
+    if cand.cut_by_tile and kept.cut_by_tile and cand.tile_xyxy and kept.tile_xyxy:
+        region = _intersect(cand.tile_xyxy, kept.tile_xyxy)
+        if region is None:
+            return False
+    shared, a_px, b_px = _overlap_counts(cand.crop, kept.crop, region)
+    return shared > 0 and shared / max(min(a_px, b_px), 1) >= merge_ios
 
 
 def _union(a: CropMask, b: CropMask) -> CropMask:
@@ -74,25 +124,24 @@ def merge_tile_instances(candidates: list[Instance], merge_ios: float = 0.5) -> 
     """Merge instances found in overlapping tiles (see the module rule); result sorted by descending score."""
     order = sorted(candidates, key=lambda inst: (inst.cut_by_tile, -inst.score))
     kept: list[Instance] = []
-    areas: list[int] = []
     for cand in order:
-        cand_area = cand.crop.area_px
         merged = False
         for k, other in enumerate(kept):
-            shared = _overlap(cand.crop, other.crop)
-            if shared == 0 or shared / max(min(cand_area, areas[k]), 1) < merge_ios:
+            if not same_particle(cand, other, merge_ios):
                 continue
             if other.cut_by_tile:
                 crop = _union(other.crop, cand.crop)
                 x1, y1 = crop.x0, crop.y0
                 box = (float(x1), float(y1), float(x1 + crop.mask.shape[1]), float(y1 + crop.mask.shape[0]))
-                kept[k] = Instance(crop, max(other.score, cand.score), other.class_index, box, True)
-                areas[k] = crop.area_px
+                tiles = (
+                    _bounding(other.tile_xyxy, cand.tile_xyxy) if other.tile_xyxy and cand.tile_xyxy else None
+                )
+                score = max(other.score, cand.score)
+                kept[k] = Instance(crop, score, other.class_index, box, True, tiles)
             merged = True
             break
         if not merged:
             kept.append(cand)
-            areas.append(cand_area)
     return sorted(kept, key=lambda inst: -inst.score)
 
 
@@ -114,5 +163,6 @@ def tiled_instances(
             for inst in segmenter.instances(tile, timings):
                 shifted = _shift(inst, tx, ty, (frame_h, frame_w), cut=False)
                 cut = _touches_inner_edge(shifted.crop, tx, ty, tw, th)
-                candidates.append(_shift(inst, tx, ty, (frame_h, frame_w), cut=cut))
+                window = (tx, ty, tx + tw, ty + th)
+                candidates.append(_shift(inst, tx, ty, (frame_h, frame_w), cut=cut, tile_xyxy=window))
     return merge_tile_instances(candidates, merge_ios)

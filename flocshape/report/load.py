@@ -20,10 +20,10 @@ from typing import Any
 import pandas as pd
 
 from flocshape.errors import input_error
+from flocshape.fsio import is_image_file
 
 REQUIRED_COLUMNS = ("image_id", "area_px", "ecd_px", "touches_border")
 JOURNAL = "journal.jsonl"  # infer/predict.py's per-frame log: one JSON line per frame
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -118,12 +118,12 @@ def source_candidates(source: str, run_dir: Path) -> list[Path]:
         pattern = str(Path(source) if Path(source).is_absolute() else base / source)
         p = Path(pattern)
         if p.is_dir():
-            return sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            return sorted(q for q in p.iterdir() if is_image_file(q))
         if p.is_file():
             return [p]
         hits = sorted(Path(h) for h in glob.glob(pattern, recursive=True))
         if hits:
-            return [h for h in hits if h.suffix.lower() in IMAGE_SUFFIXES]
+            return [h for h in hits if is_image_file(h)]
     return []
 
 

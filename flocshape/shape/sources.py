@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from flocshape.errors import input_error
+from flocshape.fsio import IMAGE_SUFFIXES
 from flocshape.masks import MaskCrop, decode_rle_crop, to_compressed_rle
 from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
 def load_json(path: Path) -> Any:

@@ -10,9 +10,15 @@ Method (per pair of consecutive frames t -> t'):
    assigned by Hungarian on centroid distance, kept when the distance is at most ``max_centroid_px``
    and the area ratio (larger / smaller) at most ``max_area_ratio``.
 
-Frames t and t' are consecutive *present* frames of the block with ``t' - t <= max_frame_gap``; a
-particle not found in t' ends its track (no re-identification). Track ids are assigned in block,
-frame, instance order, so the result is deterministic.
+Frames t and t' are consecutive *present* frames of the block with ``t' - t <= max_frame_gap``.
+
+3. **Missed detections**: a track whose particle was not found in a frame stays *open* for up to
+   ``max_missed`` further frames; instances of a later frame still unassigned after steps 1-2 are linked
+   to open track ends by the same two stages (same gates; link stage ``iou_gap`` / ``centroid_gap``).
+   A detector that misses a particle in one frame then does not cut its track in two. ``max_missed 0``
+   ends a track at its first miss (no re-identification beyond that window).
+
+Track ids are assigned in block, frame, instance order, so the result is deterministic.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class LinkParams:
     max_centroid_px: float = 8.0
     max_area_ratio: float = 2.0
     max_frame_gap: int = 1
+    max_missed: int = 1
 
     def as_dict(self) -> dict[str, float]:
         """Plain dict (for manifests)."""
@@ -87,7 +94,7 @@ def build_tracks(instances: pd.DataFrame, params: LinkParams | None = None) -> p
     """Track id for every instance of :func:`flocshape.track.instances.load_instances`' table.
 
     Returns ``instances`` (without the RLE) plus ``track_id`` (int, from 0) and ``link`` (how the
-    instance was joined to its predecessor: ``start``, ``iou`` or ``centroid``).
+    instance was joined to its predecessor: ``start``, ``iou``, ``centroid``, ``iou_gap`` or ``centroid_gap``).
     """
     prm = params or LinkParams()
     table = instances.reset_index(drop=True)
@@ -95,21 +102,30 @@ def build_tracks(instances: pd.DataFrame, params: LinkParams | None = None) -> p
     link = np.array(["start"] * len(table), dtype=object)
     next_id = 0
     for _, block in table.groupby("block", sort=True):
-        frames = [g for _, g in block.groupby("frame", sort=True)]
         prev: pd.DataFrame | None = None
-        for cur in frames:
+        open_ends: list[int] = []  # table rows that end a track whose particle was missed since
+        for _, cur in block.groupby("frame", sort=True):
             idx = cur.index.to_numpy()
-            if (
-                prev is not None
-                and int(cur["frame"].iloc[0]) - int(prev["frame"].iloc[0]) <= prm.max_frame_gap
-            ):
+            frame = int(cur["frame"].iloc[0])
+            continued: set[int] = set()
+            if prev is not None and frame - int(prev["frame"].iloc[0]) <= prm.max_frame_gap:
                 for i, j, stage in link_frames(prev, cur, prm):
                     track_id[idx[j]] = track_id[prev.index[i]]
                     link[idx[j]] = stage
+                    continued.add(int(prev.index[i]))
+            ends = [r for r in open_ends if frame - int(table.at[r, "frame"]) <= prm.max_missed + 1]
+            free = [k for k in idx if track_id[k] < 0]
+            if ends and free:
+                for i, j, stage in link_frames(table.loc[ends], table.loc[free], prm):
+                    track_id[free[j]] = track_id[ends[i]]
+                    link[free[j]] = f"{stage}_gap"
+                    ends[i] = -1
             for k in idx:
                 if track_id[k] < 0:
                     track_id[k] = next_id
                     next_id += 1
+            missed_now = [] if prev is None else [int(r) for r in prev.index if int(r) not in continued]
+            open_ends = [r for r in ends if r >= 0] + missed_now
             prev = cur
     out = table.drop(columns=["rle"], errors="ignore")
     out["track_id"] = track_id

@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--max-frame-gap", type=int, default=d.max_frame_gap, help="link across missing frames (1)"
     )
+    ap.add_argument(
+        "--max-missed",
+        type=int,
+        default=d.max_missed,
+        help=f"frames a particle may go undetected without ending its track ({d.max_missed})",
+    )
     ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
     ap.add_argument("--min-track-len", type=int, default=3, help="frames a track needs for a slope (3)")
     ap.add_argument(
@@ -158,10 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``infer/track.py``; prints the all-blocks trends."""
     a = build_parser().parse_args(argv)
-    if a.block_size < 1 or a.max_frame_gap < 1 or a.min_track_len < 2 or not 0 < a.iou_gate <= 1:
-        raise input_error("arguments", "need --block-size >= 1, --max-frame-gap >= 1, --min-track-len >= 2, "
-                          "0 < --iou-gate <= 1")  # fmt: skip
-    prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap)
+    if (
+        a.block_size < 1
+        or a.max_frame_gap < 1
+        or a.max_missed < 0
+        or a.min_track_len < 2
+        or not 0 < a.iou_gate <= 1
+    ):
+        raise input_error("arguments", "need --block-size >= 1, --max-frame-gap >= 1, --max-missed >= 0, "
+                          "--min-track-len >= 2, 0 < --iou-gate <= 1")  # fmt: skip
+    prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap,
+                     a.max_missed)  # fmt: skip
     tracks, trends = run_track(a.pred, a.out, a.images_json, a.particles, a.descriptors, a.block_size, prm,
                                a.min_score, a.min_track_len, a.include_border, a.bootstrap, a.seed)  # fmt: skip
     overall = trends[(trends.scope == "all")]
