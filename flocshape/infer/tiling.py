@@ -84,12 +84,9 @@ def _pixels_in(crop: CropMask, window: Window) -> np.ndarray:
 
 
 def _overlap_counts(a: CropMask, b: CropMask, region: Window | None = None) -> tuple[int, int, int]:
-    """``(shared, a_pixels, b_pixels)`` counted inside ``region`` (the whole masks when ``None``)."""
-    if region is None:
-        common = _intersect(_window_of(a), _window_of(b))
-        if common is None:
-            return 0, a.area_px, b.area_px
-        return int(np.count_nonzero(_pixels_in(a, common) & _pixels_in(b, common))), a.area_px, b.area_px
+    """``(shared, a_pixels, b_pixels)`` counted inside ``region`` (the whole frame, i.e. whole masks, when ``None``)."""
+    frame_h, frame_w = a.frame_hw
+    region = region or (0, 0, frame_w, frame_h)
     wa, wb = _intersect(_window_of(a), region), _intersect(_window_of(b), region)
     if wa is None or wb is None:
         return 0, 0, 0
