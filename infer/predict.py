@@ -1,7 +1,7 @@
 """Predict particles: ``python infer/predict.py [--model PT] --source DIR|GLOB --out runs/predict/RUN [options]``.
 
 Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpuref.pt``) is used, with its model
-card's ``--imgsz``, ``--conf`` and tuned post-processing unless those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and ``overlays/``).
+card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` and tuned post-processing unless those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and ``overlays/``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
 """
 
@@ -15,6 +15,7 @@ from flocshape.errors import run_cli
 from flocshape.infer.run import (
     BUILTIN_CONF,
     BUILTIN_IMGSZ,
+    BUILTIN_OVERLAP,
     PredictOptions,
     find_sources,
     per_frame_ms,
@@ -52,8 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"network input size, px (default: the model card's for the shipped model, else {BUILTIN_IMGSZ})",
     )
-    p.add_argument("--tile", type=int, default=None, help="tile size in px for dense or very large frames")
-    p.add_argument("--overlap", type=float, default=0.2, help="tile overlap fraction (default 0.2)")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="predict on tiles of this size, px, at native resolution (default: the model card's for the shipped "
+        "model, else whole frames)",
+    )
+    p.add_argument(
+        "--overlap",
+        type=float,
+        default=None,
+        help=f"tile overlap fraction (default: the model card's for the shipped model, else {BUILTIN_OVERLAP})",
+    )
+    p.add_argument("--no-tile", action="store_true", help="whole frames, even for the shipped model")
     p.add_argument(
         "--box-pad", type=int, default=0, help="widen each mask window by this many px (default 0)"
     )
@@ -94,15 +107,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the prediction; exit code 0, or 3 when some frames failed."""
     args = build_parser().parse_args(argv)
     choice = resolve_model_settings(
-        args.model, args.imgsz, args.conf, args.postproc, args.no_postproc, args.refine, args.no_refine
+        args.model,
+        args.imgsz,
+        args.conf,
+        args.postproc,
+        args.no_postproc,
+        args.refine,
+        args.no_refine,
+        tile_px=args.tile,
+        overlap=args.overlap,
+        no_tile=args.no_tile,
     )
     options = PredictOptions(
         conf=choice.conf,
         iou=args.iou,
         max_det=args.max_det,
         imgsz=choice.imgsz,
-        tile_px=args.tile,
-        overlap=args.overlap,
+        tile_px=choice.tile_px,
+        overlap=choice.overlap,
         box_pad_px=args.box_pad,
         um_per_px=args.um_per_px,
         device=str(args.device),
@@ -126,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     used = "shipped model card" if choice.card else "defaults/options"
     print(
         f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
-        f"refine {choice.refine_level}; {used})"
+        f"refine {choice.refine_level}, tile {choice.tile_px}; {used})"
     )
     print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
     print(f"instances: {summary.instances}")

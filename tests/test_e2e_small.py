@@ -58,6 +58,8 @@ def test_demo_chain_with_the_shipped_model(repo_root: Path, tmp_path: Path) -> N
     assert manifest["settings"]["imgsz"] == card["predict_defaults"]["imgsz"]
     assert manifest["settings"]["conf"] == card["predict_defaults"]["conf"]
     assert manifest["settings"]["postproc"]["min_score"] == card["predict_defaults"]["postproc"]["min_score"]
+    assert manifest["settings"]["tile_px"] == card["predict_defaults"].get("tile_px")
+    assert manifest["model"]["settings_from"]["tile"] == "model card"
 
     # Submission: hackathon format, ids from label_test.json, masks at the original frame size.
     test_images = {im["id"]: im for im in json.loads((data / "label_test.json").read_text())["images"]}

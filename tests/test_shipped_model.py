@@ -160,6 +160,7 @@ def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
         "conf": "option",
         "postproc": "option",
         "refine": "model card",
+        "tile": "model card",
     }
     assert choice.refine_level == card_refine_level()
     unrefined = resolve_model_settings(None, no_refine=True)
@@ -173,6 +174,30 @@ def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
         resolve_model_settings(None, postproc_path=post, no_postproc=True)
 
 
+def test_tiling_comes_from_the_card_unless_given() -> None:
+    defaults = models.load_model_card()["predict_defaults"]
+    choice = resolve_model_settings()
+    assert choice.tile_px == defaults.get("tile_px") and choice.overlap == defaults.get("overlap", 0.2)
+    explicit = resolve_model_settings(None, tile_px=512, overlap=0.3)
+    assert (explicit.tile_px, explicit.overlap, explicit.settings_from["tile"]) == (512, 0.3, "option")
+    whole = resolve_model_settings(None, no_tile=True)
+    assert whole.tile_px is None and whole.settings_from["tile"] == "option"
+    with pytest.raises(InputError, match="--no-tile"):
+        resolve_model_settings(None, tile_px=512, no_tile=True)
+
+
+def test_card_predict_defaults_carry_refinement_and_tiling_only_when_used() -> None:
+    from flocshape.models.card import predict_defaults
+
+    post = {"min_score": 0.2, "min_area_px": 10.0, "mask_nms_iou": 0.3}
+    plain = {"imgsz": 640, "conf": 0.05, "tile_px": None, "overlap": 0.2, "refine_level": None}
+    assert predict_defaults(plain, post) == {"imgsz": 640, "conf": 0.05, "postproc": post}
+    tiled = plain | {"tile_px": 640, "overlap": 0.25, "refine_level": 0.6}
+    assert predict_defaults(tiled, post) == {
+        "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "tile_px": 640, "overlap": 0.25
+    }  # fmt: skip
+
+
 def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_path: Path) -> None:
     copy = tmp_path / "renamed.pt"
     shutil.copyfile(models.default_model_path(), copy)
@@ -183,7 +208,9 @@ def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_p
         assert choice.card is None and (choice.imgsz, choice.conf, choice.postproc) == (1280, 0.25, None)
         assert choice.refine_level is None
         assert choice.settings_from == {"model": "option", "imgsz": "built-in default", "conf": "built-in default",
-                                        "postproc": "built-in default", "refine": "built-in default"}  # fmt: skip
+                                        "postproc": "built-in default", "refine": "built-in default",
+                                        "tile": "built-in default"}  # fmt: skip
+        assert choice.tile_px is None
     assert models.card_for_model(copy) is not None and models.card_for_model(other) is None
 
 
@@ -230,7 +257,8 @@ def test_predict_without_model_records_the_shipped_model_and_settings(tmp_path: 
     assert manifest["settings"]["imgsz"] == 320 and manifest["settings"]["postproc"] is None
     assert manifest["settings"]["conf"] == card["predict_defaults"]["conf"]
     assert manifest["model"]["settings_from"] == {"model": "model card", "imgsz": "option", "conf": "model card",
-                                                  "postproc": "option", "refine": "model card"}  # fmt: skip
+                                                  "postproc": "option", "refine": "model card",
+                                                  "tile": "model card"}  # fmt: skip
     assert manifest["settings"]["refine_level"] == card_refine_level()
 
 

@@ -47,6 +47,7 @@ EXIT_SOME_FRAMES_FAILED = 3
 POSTPROC_KEYS = ("min_score", "min_area_px", "mask_nms_iou")
 BUILTIN_IMGSZ = 1280
 BUILTIN_CONF = 0.25
+BUILTIN_OVERLAP = 0.2
 
 
 @dataclass
@@ -58,7 +59,7 @@ class PredictOptions:
     max_det: int = 1000
     imgsz: int = BUILTIN_IMGSZ
     tile_px: int | None = None
-    overlap: float = 0.2
+    overlap: float = BUILTIN_OVERLAP
     box_pad_px: int = 0
     um_per_px: float | None = None
     device: str = "cpu"
@@ -169,7 +170,8 @@ def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
 class ModelChoice:
     """The weights and the settings that depend on them, with where each setting came from.
 
-    ``settings_from`` maps ``model``, ``imgsz``, ``conf``, ``postproc`` and ``refine`` to ``"option"`` (given explicitly),
+    ``settings_from`` maps ``model``, ``imgsz``, ``conf``, ``postproc``, ``refine`` and ``tile`` to ``"option"`` (given
+    explicitly),
     ``"model card"`` (no ``--model``: the shipped weights and their card's ``predict_defaults``) or
     ``"built-in default"``. ``card`` is the shipped card when its settings were the defaults, else ``None``.
     """
@@ -182,6 +184,8 @@ class ModelChoice:
     card: dict[str, Any] | None
     settings_from: dict[str, str]
     refine_level: float | None = None
+    tile_px: int | None = None
+    overlap: float = BUILTIN_OVERLAP
 
 
 def resolve_model_settings(
@@ -192,6 +196,9 @@ def resolve_model_settings(
     no_postproc: bool = False,
     refine_level: float | None = None,
     no_refine: bool = False,
+    tile_px: int | None = None,
+    overlap: float | None = None,
+    no_tile: bool = False,
 ) -> ModelChoice:
     """Fill in what was not given (``None`` = not given).
 
@@ -201,12 +208,16 @@ def resolve_model_settings(
     post-processing on raw predictions (benchmarks/metrology_e2e.py, train/sweep.py) pass ``--model`` and must
     not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
     post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level``;
-    ``no_refine`` turns it off). ``card`` is set only when the card's settings were the defaults.
+    ``no_refine`` turns it off), and for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's
+    ``tile_px`` / ``overlap`` for a model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is
+    set only when the card's settings were the defaults.
     """
     if postproc_path is not None and no_postproc:
         raise input_error("--postproc", "cannot be combined with --no-postproc")
     if refine_level is not None and no_refine:
         raise input_error("--refine", "cannot be combined with --no-refine")
+    if tile_px is not None and no_tile:
+        raise input_error("--tile", "cannot be combined with --no-tile")
     card = None
     if model is None:
         card = verify_shipped_model()
@@ -228,6 +239,13 @@ def resolve_model_settings(
     else:
         refine_level = defaults.get("refine_level")
         settings_from["refine"] = source
+    if tile_px is not None or no_tile:
+        settings_from["tile"] = "option"
+    else:
+        tile_px = defaults.get("tile_px")
+        settings_from["tile"] = source
+    if overlap is None:
+        overlap = float(defaults.get("overlap", BUILTIN_OVERLAP))
     return ModelChoice(
         model=Path(model),
         imgsz=int(imgsz if imgsz is not None else defaults.get("imgsz", BUILTIN_IMGSZ)),
@@ -237,6 +255,8 @@ def resolve_model_settings(
         card=card,
         settings_from=settings_from,
         refine_level=None if no_refine else refine_level,
+        tile_px=None if no_tile or tile_px is None else int(tile_px),
+        overlap=float(overlap),
     )
 
 

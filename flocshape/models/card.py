@@ -76,6 +76,21 @@ def _scores(score: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def predict_defaults(settings: dict[str, Any], postproc: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``predict_defaults`` from the test run's recorded ``settings`` (its manifest).
+
+    ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level`` when the run refined masks; ``tile_px`` (px)
+    and ``overlap`` (fraction) when it predicted on tiles, so that the default prediction is the scored one.
+    """
+    defaults: dict[str, Any] = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
+    if settings.get("refine_level") is not None:
+        defaults["refine_level"] = settings["refine_level"]
+    if settings.get("tile_px") is not None:
+        defaults["tile_px"] = int(settings["tile_px"])
+        defaults["overlap"] = float(settings["overlap"])
+    return defaults
+
+
 def build_card(
     weights: Path,
     train_run: Path,
@@ -125,9 +140,7 @@ def build_card(
             "criterion": chosen.get("criterion"),
             "table": chosen.get("table"),
         }
-    defaults = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
-    if refine_level is not None:
-        defaults["refine_level"] = refine_level
+    defaults = predict_defaults(settings, postproc)
     inputs = {
         "train_manifest": describe_input(train_run / "manifest.json"),
         "tune": describe_input(tune),
@@ -148,7 +161,8 @@ def build_card(
         "training": {
             "recipe": Path(train_m["args"]["recipe"]).stem,
             "recipe_settings": train_m["recipe"],
-            "imgsz": train_m["recipe"]["imgsz"],
+            "overrides": train_m.get("overrides") or {},
+            "imgsz": (train_m.get("overrides") or {}).get("imgsz", train_m["recipe"]["imgsz"]),
             "elapsed_s": train_m.get("elapsed_s"),
             "final_val_metrics": train_m.get("metrics"),
             "versions": train_m.get("versions"),
