@@ -170,10 +170,9 @@ def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
 class ModelChoice:
     """The weights and the settings that depend on them, with where each setting came from.
 
-    ``settings_from`` maps ``model``, ``imgsz``, ``conf``, ``postproc``, ``refine`` and ``tile`` to ``"option"`` (given
-    explicitly),
-    ``"model card"`` (no ``--model``: the shipped weights and their card's ``predict_defaults``) or
-    ``"built-in default"``. ``card`` is the shipped card when its settings were the defaults, else ``None``.
+    ``settings_from`` maps ``model``, ``imgsz``, ``conf``, ``postproc``, ``refine`` and ``tile`` to ``"option"``
+    (given explicitly), ``"model card"`` (no ``--model``: the shipped weights and their card's ``predict_defaults``)
+    or ``"built-in default"``. ``card`` is the shipped card when its settings were the defaults, else ``None``.
     """
 
     model: Path

@@ -4,7 +4,8 @@
 ``cpu-reference`` recipe on native-resolution 640-px tiles of synthetic hackathon-preset data (seed 0). Next to it,
 ``floc-yolov8n-seg-cpuref.json`` (the *model card*) records how it was made (commands, data seed, recipe),
 the settings it is meant to be run with (``predict_defaults``: network input size in px, minimum confidence,
-tile size in px and overlap, mask-refinement level and the post-processing tuned on the validation split) and its test scores, plus the sha256 of the ``.pt``.
+tile size in px and overlap, mask-refinement level and the post-processing tuned on the validation split) and its
+test scores, plus the sha256 of the ``.pt``.
 
 ``infer/predict.py`` uses this model when ``--model`` is not given, and then the card's ``predict_defaults``
 fill in the options that were not given explicitly (see :func:`flocshape.infer.run.resolve_model_settings`).
