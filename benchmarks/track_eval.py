@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
+from flocshape.errors import run_cli
 from flocshape.fsio import atomic_write_json
-from flocshape.track.associate import LinkParams, build_tracks, iou_matrix
-from flocshape.track.cli import run_track
+from flocshape.score.strict import match_one_to_one
+from flocshape.track.associate import LinkParams, iou_matrix
+from flocshape.track.cli import area_growth_all_blocks, run_track
 from flocshape.track.instances import load_instances
 
 
@@ -44,7 +46,8 @@ def true_track_of_predictions(
     pred: pd.DataFrame, gt: pd.DataFrame, truth: pd.DataFrame, min_iou: float
 ) -> pd.DataFrame:
     """Per ``pred`` row: the generator's ``track_id`` of the label it is paired with (``true_track``, -1: unpaired)
-    and that label's ``label_area_px`` (NaN when unpaired)."""
+    and that label's ``label_area_px`` (NaN when unpaired). Pairing per frame as the strict score pairs
+    (:func:`flocshape.score.strict.match_one_to_one`: mask IoU >= ``min_iou``, one-to-one)."""
     track_of_ann = {
         (int(r.image_id), int(r.ann_id)): int(r.track_id) for r in truth.itertuples() if r.ann_id >= 0
     }
@@ -54,13 +57,11 @@ def true_track_of_predictions(
         g = gt_by_image.get(image_id)
         if g is None:
             continue
-        iou = iou_matrix(list(p["rle"]), list(g["rle"]))
-        rows, cols = linear_sum_assignment(-iou)
-        for r, c in zip(rows, cols, strict=True):
-            if iou[r, c] >= min_iou:
-                ann_id = int(g["ann_id"].iloc[c])
-                out.loc[p.index[r], "true_track"] = track_of_ann.get((int(image_id), ann_id), -1)
-                out.loc[p.index[r], "label_area_px"] = float(g["area_px"].iloc[c])
+        g_idx, p_idx = match_one_to_one(iou_matrix(list(g["rle"]), list(p["rle"])), min_iou)
+        for c, r in zip(g_idx, p_idx, strict=True):
+            ann_id = int(g["ann_id"].iloc[c])
+            out.loc[p.index[r], "true_track"] = track_of_ann.get((int(image_id), ann_id), -1)
+            out.loc[p.index[r], "label_area_px"] = float(g["area_px"].iloc[c])
     return out
 
 
@@ -109,7 +110,8 @@ def link_scores(tracked: pd.DataFrame) -> dict[str, float]:
     return result
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Pair, link, print the table and write ``OUT/track_eval.json``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pred", required=True, type=Path, help="submission/results list of the test frames")
     ap.add_argument(
@@ -121,7 +123,7 @@ def main() -> None:
     )
     ap.add_argument("--match-iou", type=float, default=0.5)
     ap.add_argument("--min-score", type=float, default=None)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     images_json = args.data / "label_test.json"
     pred = load_instances(args.pred, images_json, min_score=args.min_score)
     gt = load_instances(args.data / "truth" / "label_test_gt.json")
@@ -135,16 +137,12 @@ def main() -> None:
     key = ["image_id", "instance_id"]
     rows = []
     for k in args.max_missed:
-        params = LinkParams(max_missed=k)
-        tracked = build_tracks(pred.drop(columns=["true_track", "label_area_px"]), params)
+        tracked, trends = run_track(args.pred, args.out / f"max_missed_{k}", images_json=images_json,
+                                    params=LinkParams(max_missed=k), min_score=args.min_score, n_boot=500)  # fmt: skip
         tracked = tracked.merge(pred[[*key, "true_track"]], on=key, how="left")
-        _, trends = run_track(args.pred, args.out / f"max_missed_{k}", images_json=images_json, params=params,
-                              min_score=args.min_score, n_boot=500)  # fmt: skip
-        head = trends[(trends.scope == "all") & (trends.descriptor == "area_px") & (trends.value_scale == "log")
-                      & (trends.method == "track_median")]  # fmt: skip
-        rate = float(head["rate_per_frame"].iloc[0]) if len(head) else float("nan")
+        area = area_growth_all_blocks(trends) or {}
         rows.append({"max_missed": k, "tracks": int(tracked["track_id"].nunique()), **link_scores(tracked),
-                     "growth_rate": rate, "true_growth_rate": true_rate})  # fmt: skip
+                     "growth_rate": area.get("rate_per_frame", float("nan")), "true_growth_rate": true_rate})  # fmt: skip
     paired = int((pred["true_track"] >= 0).sum())
     print(
         f"predictions {len(pred)}, paired with a label {paired}; labels {len(gt)}; true growth rate {true_rate}"
@@ -160,8 +158,9 @@ def main() -> None:
     result = {"predictions": len(pred), "paired": paired, "true_growth_rate": true_rate, "on_true_tracks": on_true,
               "rows": rows}  # fmt: skip
     atomic_write_json(args.out / "track_eval.json", result)
+    return 0
 
 
 if __name__ == "__main__":
     np.seterr(all="ignore")
-    main()
+    raise SystemExit(run_cli(main))

@@ -254,7 +254,7 @@ def resolve_model_settings(
         card=card,
         settings_from=settings_from,
         refine_level=None if no_refine else refine_level,
-        tile_px=None if no_tile or tile_px is None else int(tile_px),
+        tile_px=None if tile_px is None else int(tile_px),
         overlap=float(overlap),
     )
 

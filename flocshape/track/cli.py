@@ -42,13 +42,19 @@ def default_descriptors(particles: pd.DataFrame | None) -> list[str]:
     return [*GEOMETRY_DESCRIPTORS, *[d for d in SHAPE_DESCRIPTORS if d in particles.columns]]
 
 
+def area_growth_all_blocks(trends: pd.DataFrame) -> dict[str, object] | None:
+    """The headline trend row: area growth over all blocks (``track_median`` of ln area; ``rate_per_frame``
+    = exp(slope) - 1), as a dict with NaN as ``None``; ``None`` when the trend table has no such row."""
+    head = trends[(trends.scope == "all") & (trends.descriptor == "area_px") & (trends["value_scale"] == "log")
+                  & (trends.method == "track_median")]  # fmt: skip
+    return head.iloc[0].replace({np.nan: None}).to_dict() if len(head) else None
+
+
 def _summary(
     tracked: pd.DataFrame, trends: pd.DataFrame, params: LinkParams, min_len: int
 ) -> dict[str, object]:
     lengths = tracked.groupby("track_id").size()
-    head = trends[(trends.scope == "all") & (trends.descriptor == "area_px") & (trends["value_scale"] == "log")
-                  & (trends.method == "track_median")]  # fmt: skip
-    area = head.iloc[0].replace({np.nan: None}).to_dict() if len(head) else None
+    area = area_growth_all_blocks(trends)
     return {
         "n_instances": len(tracked),
         "n_images": int(tracked["image_id"].nunique()),
