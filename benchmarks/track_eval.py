@@ -38,7 +38,7 @@ from flocshape.errors import run_cli
 from flocshape.fsio import atomic_write_json
 from flocshape.score.strict import match_one_to_one
 from flocshape.track.associate import LinkParams, iou_matrix
-from flocshape.track.cli import area_growth_all_blocks, run_track
+from flocshape.track.cli import area_growth_all_blocks, drop_low_score, run_track
 from flocshape.track.instances import load_instances
 
 
@@ -123,9 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--match-iou", type=float, default=0.5)
     ap.add_argument("--min-score", type=float, default=None)
+    ap.add_argument(
+        "--particles",
+        type=Path,
+        help="the run's particles.parquet: predictions it flags low_score are left out",
+    )
     args = ap.parse_args(argv)
     images_json = args.data / "label_test.json"
     pred = load_instances(args.pred, images_json, min_score=args.min_score)
+    if args.particles is not None:
+        pred = drop_low_score(pred, pd.read_parquet(args.particles))
     gt = load_instances(args.data / "truth" / "label_test_gt.json")
     gt["ann_id"] = gt["instance_id"]  # a COCO instances file's instance_id is the annotation id
     truth = pd.read_parquet(args.data / "truth" / "particles.parquet")
@@ -138,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for k in args.max_missed:
         tracked, trends = run_track(args.pred, args.out / f"max_missed_{k}", images_json=images_json,
+                                    particles=args.particles, descriptors=["area_px", "ecd_px"],
                                     params=LinkParams(max_missed=k), min_score=args.min_score, n_boot=500)  # fmt: skip
         tracked = tracked.merge(pred[[*key, "true_track"]], on=key, how="left")
         area = area_growth_all_blocks(trends) or {}

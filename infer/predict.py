@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-postproc", action="store_true", help="no post-processing, not even the model card's")
     p.add_argument(
+        "--measure-min-score",
+        type=float,
+        default=None,
+        metavar="S",
+        help="flag particles scored below S as low_score in particles.parquet: kept in submission.json, left out "
+        "of statistics by default (default: the post-processing's measure_min_score; 0 flags none)",
+    )
+    p.add_argument(
         "--refine",
         type=float,
         default=None,
@@ -145,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_args=vars(args),
         postproc=choice.postproc,
         settings_from=choice.settings_from,
+        measure_min_score=args.measure_min_score,
     )
     done_now = summary.frames_total - summary.frames_done_before
     used = "shipped model card" if choice.card else "defaults/options"

@@ -227,6 +227,42 @@ def test_postproc_filters_before_writing(tiny: dict[str, Path], tmp_path: Path) 
     assert manifest["settings"]["postproc"]["min_score"] == threshold
 
 
+def test_measurement_threshold_flags_particles_and_keeps_the_submission(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    base = ["--model", str(tiny["model"]), "--source", str(tiny["frames"]), *COMMON]
+    assert run_cli(_predict_main(), [*base, "--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads((tmp_path / "plain" / "submission.json").read_text())
+    assert not pd.read_parquet(tmp_path / "plain" / "particles.parquet")["low_score"].any()
+    threshold = float(np.max([p["score"] for p in plain]))  # the barely trained model's scores tie a lot
+    cfg = tmp_path / "postproc.json"
+    cfg.write_text(
+        json.dumps({"min_score": 0, "min_area_px": 0, "mask_nms_iou": 1.0, "measure_min_score": threshold})
+    )
+    assert run_cli(_predict_main(), [*base, "--out", str(tmp_path / "flagged"), "--postproc", str(cfg)]) == 0
+    assert json.loads((tmp_path / "flagged" / "submission.json").read_text()) == plain  # flags, never drops
+    table = pd.read_parquet(tmp_path / "flagged" / "particles.parquet")
+    assert len(table) == len(plain) and table["low_score"].any() and not table["low_score"].all()
+    assert (table["low_score"] == (table["score"] < threshold)).all()
+    manifest = json.loads((tmp_path / "flagged" / "manifest.json").read_text())
+    assert manifest["settings"]["postproc"]["measure_min_score"] == threshold
+    # the option wins over the file; 0 flags nothing; out of range is a one-line error, nothing written
+    args = [*base, "--out", str(tmp_path / "zero"), "--postproc", str(cfg), "--measure-min-score", "0"]
+    assert run_cli(_predict_main(), args) == 0
+    assert not pd.read_parquet(tmp_path / "zero" / "particles.parquet")["low_score"].any()
+    assert (
+        run_cli(_predict_main(), [*base, "--out", str(tmp_path / "bad"), "--measure-min-score", "1.5"]) == 2
+    )
+    assert not (tmp_path / "bad").exists()
+    cfg.write_text(
+        json.dumps({"min_score": 0, "min_area_px": 0, "mask_nms_iou": 1.0, "measure_min_score": "x"})
+    )
+    assert run_cli(_predict_main(), [*base, "--out", str(tmp_path / "bad"), "--postproc", str(cfg)]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
 def test_tiled_mode_writes_frame_aligned_masks(tiny: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
     argv = ["--model", str(tiny["model"]), "--source", str(tiny["frames"]), "--out", str(out), "--tile", "64",

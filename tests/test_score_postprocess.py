@@ -10,7 +10,14 @@ import pytest
 from flocshape.errors import InputError
 from flocshape.masks import encode_rle
 from flocshape.score.hackathon import hackathon_f1
-from flocshape.score.postprocess import best_params, expand_grid, filter_predictions, overlap_matrix, sweep
+from flocshape.score.postprocess import (
+    best_params,
+    expand_grid,
+    filter_predictions,
+    measure_row,
+    overlap_matrix,
+    sweep,
+)
 from flocshape.score.synth import synthetic_scoring_set
 
 
@@ -108,6 +115,23 @@ def test_sweep_picks_a_score_threshold_against_low_score_fragments() -> None:
     assert table["hackathon_f1"].iat[0] == pytest.approx(table["hackathon_f1"].iat[1], abs=1e-12)
     assert table["strict_f1"].iat[1] > table["strict_f1"].iat[0]
     assert best_params(table)["min_score"] == 0.3  # strict F1 breaks the tie
+
+
+def test_measurement_threshold_is_the_strict_f1_best_score_at_the_chosen_filters() -> None:
+    # background junk costs the hackathon metric nothing, so the tuned post-processing keeps it (min_score 0)
+    # while the measurement threshold, chosen on strict F1, leaves it out of the statistics
+    gt, preds = synthetic_scoring_set(seed=4, n_images=3, background=4)
+    table = sweep(
+        gt, preds, grid={"min_score": [0.0, 0.3, 0.6], "min_area_px": [0, 10], "mask_nms_iou": [None]}
+    )
+    table.loc[table["best"], "best"] = False
+    table.loc[0, "best"] = True  # as if the hackathon criterion had chosen min_score 0, min_area_px 0
+    row = table.loc[measure_row(table)]
+    same = table[table["min_area_px"] == 0]
+    assert row["min_area_px"] == 0 and row["strict_f1"] == same["strict_f1"].max()
+    assert row["min_score"] > 0
+    flat = table.assign(strict_f1=0.5)  # ties: the lowest score
+    assert flat.loc[measure_row(flat), "min_score"] == 0.0
 
 
 def test_expand_grid_rejects_unknown_keys() -> None:

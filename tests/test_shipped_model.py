@@ -74,6 +74,10 @@ def test_card_documents_recipe_data_settings_and_scores() -> None:
     defaults = card["predict_defaults"]
     assert defaults["imgsz"] == 640 and 0.0 < defaults["conf"] < 1.0
     parse_postproc(defaults["postproc"], "card")  # raises on a malformed entry
+    # the measurement threshold: chosen on validation for strict F1, flags (never drops) weak detections
+    assert 0.0 < defaults["postproc"]["measure_min_score"] < 1.0
+    assert defaults["postproc"]["measure_min_score"] > defaults["postproc"]["min_score"]
+    assert "strict F1" in card["postproc_tuning"]["measure_criterion"]
     scores = card["test"]["scores"]
     for value in (scores["hackathon_f1"]["f1"], scores["strict_iou50"]["f1"], scores["coco_mask"]["AP50"]):
         assert 0.3 < value < 1.0

@@ -72,6 +72,18 @@ def test_border_and_too_small_rules() -> None:
     assert inc.n_a.iloc[0] == 500 and np.isnan(inc.delta_ci_low.iloc[0])
 
 
+def test_low_score_predictions_are_left_out_unless_kept() -> None:
+    a = ellipse_table(500, seed=1)
+    b = ellipse_table(500, seed=2).assign(low_score=False)
+    b.loc[:199, "low_score"] = True  # weak detections: flagged, not dropped, by infer/predict.py
+    b.loc[:199, "ecd_px"] *= 0.3  # ... and much smaller, so counting them would move the median
+    r = compare_tables({"A": a, "B": b}, ["ecd_px"], FAST).set_index("descriptor")
+    assert r.loc["ecd_px", "n_b"] == int((~b.touches_border[200:]).sum())
+    assert r.loc["ecd_px", "median_b"] == pytest.approx(np.median(b.ecd_px[200:][~b.touches_border[200:]]))
+    kept = compare_tables({"A": a, "B": b}, ["ecd_px"], CompareOptions(keep_low_score=True, n_boot=0))
+    assert kept.n_b.iloc[0] == int((~b.touches_border).sum())
+
+
 @pytest.mark.parametrize(
     ("descriptor", "delta", "word"),
     [("ecd_um", -1.0, "smaller"), ("convexity", 0.1, "smoother"), ("solidity", -0.1, "less compact"),

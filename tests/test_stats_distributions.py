@@ -130,6 +130,21 @@ def test_policies_and_counts_in_describe() -> None:
     assert inc.ci_low.isna().all()
 
 
+def test_low_score_predictions_are_excluded_from_size_and_shape_and_counted() -> None:
+    t = ellipse_table(300, seed=5, ecd_median_px=60).assign(low_score=False, touches_border=False)
+    t.loc[:49, "low_score"] = True
+    d = dataset_distribution(t, DistributionOptions(n_boot=0))
+    counts = d[d.variable == "particles"].set_index("statistic")["value"]
+    assert counts["n_total"] == 300 and counts["n_excluded_low_score"] == 50
+    used = d.groupby("variable")["n_used"].first()
+    assert used["ecd_px"] == 250 and used["circularity"] == 250 - int(t.too_small[50:].sum())
+    d50 = d[(d.variable == "ecd_px") & (d.statistic == "D50") & (d.weighting == "number")].iloc[0]
+    assert d50.value == pytest.approx(np.quantile(t.ecd_px[50:], 0.5, method="hazen"))
+    kept = dataset_distribution(t, DistributionOptions(n_boot=0, keep_low_score=True))
+    assert kept[kept.variable == "ecd_px"].n_used.iloc[0] == 300
+    assert kept[kept.statistic == "n_excluded_low_score"].value.iloc[0] == 0
+
+
 def test_per_image_tables_and_writing(tmp_path) -> None:
     t = ellipse_table(300, seed=6, n_images=4)
     per_image = per_image_distribution(t, DistributionOptions(n_boot=20))

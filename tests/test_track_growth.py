@@ -170,6 +170,36 @@ def test_particle_table_descriptors_are_joined(tmp_path) -> None:
     assert ff.slope_per_frame.iloc[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_low_score_detections_flagged_in_the_particle_table_are_not_linked(tmp_path) -> None:
+    pred, images_json, _ = make_sequence(tmp_path, growth=0.05, n_blocks=1)
+    preds = json.loads(pred.read_text())
+    yy, xx = np.mgrid[:HEIGHT, :WIDTH]
+    for image in json.loads(images_json.read_text())["images"]:  # weak, constant-size blobs in every frame
+        for cx in np.arange(10.0, 200.0, 20.0):
+            disc = ((xx + 0.5 - cx) ** 2 + (yy + 0.5 - 10.0) ** 2 <= 16).astype(np.uint8)
+            preds.append({"image_id": image["id"], "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.1,
+                          "segmentation": encode_rle(disc)})  # fmt: skip
+    pred.write_text(json.dumps(preds))
+    instances = load_instances(pred, images_json)
+    particles = instances[["image_id", "instance_id", "area_px", "touches_border"]].assign(
+        low_score=instances["score"] < 0.3
+    )
+    particles.to_parquet(tmp_path / "particles.parquet")
+    rates = {}
+    for name, extra in (("flagged", []), ("kept", ["--keep-low-score"])):
+        args = ["--pred", str(pred), "--images-json", str(images_json), "--particles",
+                str(tmp_path / "particles.parquet"), "--out", str(tmp_path / name), "--bootstrap", "50", *extra]  # fmt: skip
+        assert run_cli(main, args) == 0
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        rates[name] = summary["area_growth_all_blocks"]["rate_per_frame"]
+        tracked = pd.read_parquet(tmp_path / name / "tracks.parquet")
+        assert len(tracked) == (80 if name == "flagged" else 180)
+    assert rates["flagged"] == pytest.approx(0.05, rel=0.1)
+    assert (
+        rates["kept"] < 0.02
+    )  # ten still blobs against eight growing particles: the median track does not grow
+
+
 def test_bad_inputs_give_one_line_errors(tmp_path, capsys) -> None:
     pred, images_json, _ = make_sequence(tmp_path, growth=0.0, n_blocks=1)
     out = tmp_path / "track"

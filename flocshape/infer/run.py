@@ -45,6 +45,7 @@ JOURNAL = "journal.jsonl"
 RUN_CONFIG = "run_config.json"
 EXIT_SOME_FRAMES_FAILED = 3
 POSTPROC_KEYS = ("min_score", "min_area_px", "mask_nms_iou")
+MEASURE_KEY = "measure_min_score"  # optional postproc key: flag, do not drop (particle table ``low_score``)
 BUILTIN_IMGSZ = 1280
 BUILTIN_CONF = 0.25
 BUILTIN_OVERLAP = 0.2
@@ -139,7 +140,9 @@ def assign_image_ids(sources: list[Path], images_json: Path | None) -> dict[Path
 
 def load_postproc(path: Path) -> dict[str, Any]:
     """The ``--postproc`` JSON: ``min_score``, ``min_area_px`` (numbers), ``mask_nms_iou`` (number or null = off),
-    optional ``nms_metric`` (``"iou"`` or ``"ios"``); passed to ``flocshape.score.postprocess.filter_predictions``."""
+    optional ``nms_metric`` (``"iou"`` or ``"ios"``); passed to ``flocshape.score.postprocess.filter_predictions``.
+    Optional ``measure_min_score`` (0-1): particles scored below it are kept but flagged ``low_score`` in the
+    particle table (left out of statistics by default; ``flocshape.score.postprocess``)."""
     try:
         cfg = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -163,6 +166,11 @@ def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
     out: dict[str, Any] = {key: (None if cfg[key] is None else float(cfg[key])) for key in POSTPROC_KEYS}
     if "nms_metric" in cfg:
         out["nms_metric"] = cfg["nms_metric"]
+    if cfg.get(MEASURE_KEY) is not None:
+        value = cfg[MEASURE_KEY]
+        if not is_number(value) or not 0.0 <= value <= 1.0:
+            raise input_error(where, "must be a number in [0, 1] or null", record=MEASURE_KEY)
+        out[MEASURE_KEY] = float(value)
     return out
 
 
@@ -319,6 +327,12 @@ def _measure(
     return json.loads(table.to_json(orient="records", double_precision=15)) if len(table) else []
 
 
+def flag_low_score(rows: list[dict[str, Any]], measure_min_score: float | None) -> None:
+    """Set ``low_score`` on particle rows in place: ``score < measure_min_score`` (all False without one)."""
+    for row in rows:
+        row["low_score"] = measure_min_score is not None and float(row["score"]) < measure_min_score
+
+
 def _refine(image_bgr: np.ndarray, instances: list[Instance], settings: RefineSettings) -> list[Instance]:
     """The instances with their masks refined against the frame (:mod:`flocshape.infer.refine`)."""
     grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
@@ -331,7 +345,7 @@ def _apply_postproc(
 ) -> list[dict[str, Any]]:
     if not postproc:
         return predictions
-    return list(filter_predictions(predictions, **postproc))
+    return list(filter_predictions(predictions, **{k: v for k, v in postproc.items() if k != MEASURE_KEY}))
 
 
 class Journal:
@@ -440,6 +454,7 @@ def _process_frame(
         predictions = [instance_to_prediction(inst, image_id) for inst in kept]
     t2 = time.perf_counter()
     particles = _measure(predictions, image, image_id, src.name, options.um_per_px, source_label)
+    flag_low_score(particles, (postproc or {}).get(MEASURE_KEY))
     t3 = time.perf_counter()
     if overlays_dir is not None:
         ok, buf = cv2.imencode(".jpg", draw_overlay(image, kept), [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -490,11 +505,14 @@ def run_predict(
     cli_args: dict[str, Any] | None = None,
     postproc: dict[str, Any] | None = None,
     settings_from: dict[str, str] | None = None,
+    measure_min_score: float | None = None,
 ) -> RunSummary:
     """Predict all ``sources`` into ``out`` (see the module docstring). Bad input raises before anything is written.
 
     Post-processing: ``postproc_path`` (a JSON file) if given, else the ``postproc`` dict (e.g. a model card's),
-    else none. ``settings_from`` (see :class:`ModelChoice`) is recorded in the manifest's ``model`` block.
+    else none. ``measure_min_score`` (0-1), when given, replaces the post-processing's measurement threshold (the
+    ``low_score`` flag; 0 flags nothing). ``settings_from`` (see :class:`ModelChoice`) is recorded in the
+    manifest's ``model`` block.
     """
     out = Path(out).absolute()
     image_ids = assign_image_ids(sources, images_json)
@@ -502,6 +520,10 @@ def run_predict(
         postproc = load_postproc(postproc_path)
     elif postproc is not None:
         postproc = parse_postproc(postproc, "postproc")
+    if measure_min_score is not None:
+        if not 0.0 <= measure_min_score <= 1.0:
+            raise input_error("--measure-min-score", f"must be in [0, 1], got {measure_min_score}")
+        postproc = {**(postproc or {}), MEASURE_KEY: float(measure_min_score)}
     if options.tile_px is not None and options.tile_px < 32:
         raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
     if not 0.0 <= options.overlap < 1.0:

@@ -117,7 +117,8 @@ def build_card(
     if pred_m.get("settings", {}).get("model_sha256") != sha:
         raise input_error(Path(test_pred) / "manifest.json", "predictions were made with other weights")
     settings = pred_m["settings"]
-    postproc = {k: tuned[k] for k in ("min_score", "min_area_px", "mask_nms_iou", "nms_metric") if k in tuned}
+    keys = ("min_score", "min_area_px", "mask_nms_iou", "nms_metric", "measure_min_score")
+    postproc = {k: tuned[k] for k in keys if k in tuned}
     if settings.get("postproc") != postproc:
         raise input_error(Path(test_pred) / "manifest.json", "test predictions used other post-processing")
     score = _read_json(test_score)
@@ -190,6 +191,8 @@ def build_card(
             "val_hackathon_f1": tuned.get("hackathon_f1"),
             "val_strict_f1": tuned.get("strict_f1"),
             "val_hackathon_f1_without_postproc": tuned.get("baseline_hackathon_f1"),
+            "measure_criterion": tuned.get("measure_criterion"),
+            "val_strict_f1_at_measure_min_score": tuned.get("measure_strict_f1"),
         },
         "refine_tuning": refine_block,
         "test": {

@@ -69,8 +69,9 @@ def overview_section(runs: Sequence[RunData], opts: ReportOptions) -> str:
     )
     body = (
         f"<ul>{items}</ul><p>Lengths in {escape(unit)}. Size statistics leave out particles touching the image "
-        "border (their true size is unknown); shape statistics also leave out particles flagged <i>too small</i> "
-        "for meaningful shape numbers. Counts include every detection. Intervals are "
+        "border (their true size is unknown) and detections flagged <i>low score</i> (below the run's measurement "
+        "threshold, chosen on validation frames); shape statistics also leave out particles flagged "
+        "<i>too small</i> for meaningful shape numbers. Counts include every detection. Intervals are "
         f"{int(CONFIDENCE * 100)} % percentile-bootstrap confidence intervals ({N_RESAMPLES} resamples, "
         "fixed seed; 2000 for comparisons). Volume-weighted sizes assume spheres of diameter ECD.</p>"
     )
@@ -89,6 +90,7 @@ def counts_section(runs: Sequence[RunData]) -> str:
         "min",
         "max",
         "touch border",
+        "low score",
         "too small",
         "N size stats",
         "N shape stats",
@@ -109,6 +111,7 @@ def counts_section(runs: Sequence[RunData]) -> str:
                     ("per_frame_min", c.per_frame_min),
                     ("per_frame_max", c.per_frame_max),
                     ("touches_border", c.touches_border),
+                    ("low_score", c.low_score),
                     ("too_small", c.too_small),
                     ("n_size", c.n_size),
                     ("n_shape", c.n_shape),
@@ -155,7 +158,7 @@ def summary_section(runs: Sequence[RunData], opts: ReportOptions) -> str:
     text = (
         "<h3>Size: equivalent circle diameter (ECD)</h3><p class='muted'>Number-weighted (Dn, every particle "
         "counts once) and volume-weighted (Dv, each particle weighs the volume of a sphere of diameter ECD) "
-        "percentiles; span = (D90 − D10) / D50. N = particles used (border-touching excluded).</p>"
+        "percentiles; span = (D90 − D10) / D50. N = particles used (border-touching and low-score excluded).</p>"
         + H.table(size_header, size_body, "size")
         + "<h3>All descriptors</h3><p class='muted'>Number-weighted. For size descriptors the median is Dn50 and "
         "P10/P90 are Dn10/Dn90.</p>" + H.table(header, body, "summary")

@@ -69,6 +69,7 @@ def read_particles(path: Path) -> pd.DataFrame:
     table["image_id"] = table["image_id"].astype(int)
     table["touches_border"] = table["touches_border"].astype(bool)
     table["too_small"] = table["too_small"].astype(bool) if "too_small" in table.columns else False
+    table["low_score"] = table["low_score"].astype(bool) if "low_score" in table.columns else False
     return table
 
 

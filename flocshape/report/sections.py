@@ -1,8 +1,9 @@
 """The numbers behind each report section, computed from particle tables (no HTML here).
 
 Exclusions (stated in the report): size descriptors leave out particles that touch the image border (their
-size is unknown); shape descriptors also leave out particles flagged ``too_small`` (too few pixels for a
-meaningful outline). Counts use every detection.
+size is unknown) and predictions flagged ``low_score`` (below the run's measurement threshold); shape
+descriptors also leave out particles flagged ``too_small`` (too few pixels for a meaningful outline). Counts
+use every detection.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class Counts:
     per_frame_min: int
     per_frame_max: int
     touches_border: int
+    low_score: int
     too_small: int
     n_size: int
     n_shape: int
@@ -81,6 +83,7 @@ def count_summary(run: RunData) -> Counts:
         per_frame_min=int(per_frame.min()) if per_frame.size else 0,
         per_frame_max=int(per_frame.max()) if per_frame.size else 0,
         touches_border=int(table["touches_border"].astype(bool).sum()),
+        low_score=int(table["low_score"].astype(bool).sum()),
         too_small=int(table["too_small"].astype(bool).sum()) if "too_small" in table.columns else 0,
         n_size=int(kept_rows(table, "size").sum()),
         n_shape=int(kept_rows(table, "shape").sum()),

@@ -14,7 +14,14 @@ from flocshape.fsio import atomic_write_json, atomic_write_text
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.score import score_all
 from flocshape.score.inputs import load_json, prepare
-from flocshape.score.postprocess import CRITERION, DEFAULT_GRID, best_params, sweep
+from flocshape.score.postprocess import (
+    CRITERION,
+    DEFAULT_GRID,
+    MEASURE_CRITERION,
+    best_params,
+    measure_row,
+    sweep,
+)
 
 
 def _fmt(value: Any) -> str:
@@ -126,11 +133,15 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
             args.grid if args.grid and Path(args.grid).is_file() else "--grid", str(exc)
         ) from None
     chosen = best_params(table)
+    measured = table.loc[measure_row(table)]
+    chosen["measure_min_score"] = float(measured["min_score"])
     best = table.loc[table["best"]].iloc[0]
     csv_path = args.out.with_suffix(".csv")
     out = {
         **chosen,
         "criterion": CRITERION,
+        "measure_criterion": MEASURE_CRITERION,
+        "measure_strict_f1": float(measured["strict_f1"]),
         "th": args.th,
         "hackathon_f1": float(best["hackathon_f1"]),
         "strict_f1": float(best["strict_f1"]),
@@ -146,5 +157,8 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
     write_manifest(args.out.parent, manifest)
     print(table.sort_values(["hackathon_f1", "strict_f1"], ascending=False).head(10).to_string(index=False))
     print(f"chosen ({CRITERION}): {json.dumps(chosen)}  hackathon F1 {out['hackathon_f1']:.4f}")
+    print(
+        f"measurement threshold: score >= {chosen['measure_min_score']:g} (strict F1 {out['measure_strict_f1']:.4f})"
+    )
     print(f"wrote {args.out}, {csv_path}, {args.out.parent / 'manifest.json'}")
     return 0

@@ -13,6 +13,13 @@ Conventions (the signature and semantics of :func:`filter_predictions` are a con
 * ``mask_nms_iou``: after the two filters, greedy NMS per image in descending score (ties: input order);
   a prediction is dropped when its overlap with an already kept one is ``> mask_nms_iou``; ``None`` = off;
 * ``nms_metric``: ``"iou"`` (intersection / union) or ``"ios"`` (intersection / smaller mask area).
+
+A second threshold, ``measure_min_score`` (:func:`measure_min_score`), is chosen from the same sweep for the
+*measurements*: the hackathon metric barely charges a prediction that touches no labelled particle, so its best
+setting keeps weak detections (fragments, out-of-focus blobs) that would enter size, shape and growth statistics.
+The measurement threshold is the ``min_score`` with the highest strict F1 at IoU >= 0.5 (every unmatched
+prediction counts), at the area and NMS settings chosen for the hackathon F1. ``infer/predict.py`` keeps all
+detections in ``submission.json`` and flags those below it ``low_score`` in ``particles.parquet``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,10 @@ DEFAULT_GRID: dict[str, list[Any]] = {
 CRITERION = (
     "highest hackathon F1; ties: highest strict F1 (IoU>=0.5), then the earliest grid row "
     "(grid order: min_score, min_area_px, mask_nms_iou, nms_metric as given)"
+)
+MEASURE_CRITERION = (
+    "measure_min_score: the min_score with the highest strict F1 (IoU>=0.5) at the chosen min_area_px, "
+    "mask_nms_iou and nms_metric; ties: the lower score"
 )
 
 
@@ -274,3 +285,15 @@ def best_params(table: pd.DataFrame) -> dict[str, Any]:
         else float(nms),
         "nms_metric": str(row["nms_metric"]),
     }
+
+
+def measure_row(table: pd.DataFrame) -> int:
+    """Index of the row that sets ``measure_min_score`` in a :func:`sweep` table (:data:`MEASURE_CRITERION`)."""
+    best = table.loc[table["best"]].iloc[0]
+    same = np.ones(len(table), dtype=bool)
+    for key in ("min_area_px", "mask_nms_iou", "nms_metric"):
+        col, value = table[key], best[key]
+        same &= col.isna().to_numpy() if pd.isna(value) else (col == value).to_numpy()
+    rows = table[same]
+    order = sorted(range(len(rows)), key=lambda i: (-rows["strict_f1"].iat[i], rows["min_score"].iat[i]))
+    return int(rows.index[order[0]])

@@ -142,6 +142,7 @@ def run_compare(
     dist_opt = DistributionOptions(
         border=opt.border,
         keep_too_small=opt.keep_too_small,
+        keep_low_score=opt.keep_low_score,
         n_boot=min(opt.n_boot, 500),
         seed=opt.seed,
         confidence=opt.confidence,
@@ -216,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--keep-too-small", action="store_true", help="count too_small particles in shape statistics"
     )
+    ap.add_argument(
+        "--keep-low-score",
+        action="store_true",
+        help="count predictions flagged low_score (below the run's measurement threshold)",
+    )
     ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
@@ -234,6 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opt = CompareOptions(
         border=args.border,
         keep_too_small=args.keep_too_small,
+        keep_low_score=args.keep_low_score,
         min_score=args.min_score,
         n_boot=args.bootstrap,
         seed=args.seed,

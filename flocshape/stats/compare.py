@@ -15,7 +15,8 @@ Per descriptor and pair (B vs A):
   label of Romano et al. (2006): |d| < 0.147 negligible, < 0.33 small, < 0.474 medium, else large;
 * ``verdict``: one plain line (:mod:`flocshape.stats.verdict`).
 
-Which particles count: size columns (names ending ``_px``, ``_um``, ``_um2``) drop border-touching
+Which particles count: predictions flagged ``low_score`` (below the run's measurement threshold) are dropped
+unless ``keep_low_score``; size columns (names ending ``_px``, ``_um``, ``_um2``) drop border-touching
 particles (unless ``border="include"``); shape columns drop border-touching and ``too_small`` ones
 (unless told otherwise); NaN values are dropped per descriptor. Optionally predictions below
 ``min_score`` are dropped first.
@@ -62,6 +63,7 @@ class CompareOptions:
 
     border: str = "exclude"  # "exclude" | "include"
     keep_too_small: bool = False
+    keep_low_score: bool = False
     min_score: float | None = None
     n_boot: int = 1000
     seed: int = 0
@@ -132,6 +134,8 @@ def counted_rows(table: pd.DataFrame, for_size: bool, options: CompareOptions) -
     keep = np.ones(len(table), dtype=bool)
     if options.min_score is not None and "score" in table.columns:
         keep &= ~(table["score"].to_numpy(float) < options.min_score)  # NaN score (ground truth) is kept
+    if not options.keep_low_score:
+        keep &= ~_flag(table, "low_score")
     if options.border == "exclude":
         keep &= ~_flag(table, "touches_border")
     if not for_size and not options.keep_too_small:

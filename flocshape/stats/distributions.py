@@ -23,6 +23,10 @@ Conventions
   against large particles. Excluded particles are counted (``n_excluded_border``).
 * **too_small** particles (too few pixels for meaningful shape numbers) are excluded from *shape*
   statistics only, unless ``keep_too_small`` (counted: ``n_excluded_too_small``).
+* **low_score** predictions (score below the run's measurement threshold, ``measure_min_score`` of the
+  post-processing; ``flocshape.score.postprocess``) are excluded from size *and* shape statistics unless
+  ``keep_low_score`` (counted: ``n_excluded_low_score``). Tables without the column (ground truth, older
+  runs) lose nothing.
 * **Bootstrap**: percentile bootstrap over particles (resampling kept particles with replacement,
   ``n_boot`` replicates, seeded with ``numpy.random.default_rng(seed)``); the CI is the
   ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the replicates. Every statistic
@@ -68,13 +72,14 @@ class DistributionOptions:
     """Choices behind a distribution summary (all recorded in the manifest).
 
     ``border``: one of :data:`BORDER_POLICIES`; ``keep_too_small``: count too_small particles in shape
-    statistics; ``n_boot``: bootstrap replicates (0 = no CIs); ``seed``: RNG seed; ``confidence``: CI level;
+    statistics; ``keep_low_score``: count low_score predictions; ``n_boot``: bootstrap replicates (0 = no CIs); ``seed``: RNG seed; ``confidence``: CI level;
     ``size_columns`` / ``shape_columns``: variables (default: those of :data:`SIZE_DESCRIPTORS` /
     :data:`SHAPE_DESCRIPTORS` present in the table).
     """
 
     border: str = "exclude"
     keep_too_small: bool = False
+    keep_low_score: bool = False
     n_boot: int = 1000
     seed: int = 0
     confidence: float = 0.95
@@ -248,11 +253,15 @@ def _bool_column(table: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def particle_weights(
-    table: pd.DataFrame, border: str, for_shape: bool, keep_too_small: bool = False
+    table: pd.DataFrame,
+    border: str,
+    for_shape: bool,
+    keep_too_small: bool = False,
+    keep_low_score: bool = False,
 ) -> np.ndarray:
     """Per-particle weight for size (``for_shape=False``) or shape statistics; 0 means excluded.
 
-    See the module docstring for the border and too_small policies. Size statistics never drop
+    See the module docstring for the border, too_small and low_score policies. Size statistics never drop
     too_small particles.
     """
     if border not in BORDER_POLICIES:
@@ -265,6 +274,8 @@ def particle_weights(
     else:
         c = fov_weights(table)
         w = np.where(touches | ~np.isfinite(c), 0.0, c)
+    if not keep_low_score:
+        w = np.where(_bool_column(table, "low_score"), 0.0, w)
     if for_shape and not keep_too_small:
         w = np.where(_bool_column(table, "too_small"), 0.0, w)
     return w
@@ -309,15 +320,23 @@ def describe(table: pd.DataFrame, options: DistributionOptions | None = None) ->
     """Tidy summary of one group of particles (an image or a dataset).
 
     Rows: ``variable`` = ``particles`` with statistics ``n_total``, ``n_excluded_border``,
-    ``n_excluded_too_small``; for each size column: ``D10``, ``D50``, ``D90``, ``span``, ``mean``
+    ``n_excluded_low_score``, ``n_excluded_too_small``; for each size column: ``D10``, ``D50``, ``D90``, ``span``, ``mean``
     in weightings ``number`` and ``volume``; for each shape column: ``median`` and ``mean``
     (``number``). Columns: variable, statistic, weighting, value, ci_low, ci_high, n_used.
     """
     opt = options or DistributionOptions()
-    size_w = particle_weights(table, opt.border, for_shape=False)
-    shape_w = particle_weights(table, opt.border, for_shape=True, keep_too_small=opt.keep_too_small)
+    size_w = particle_weights(table, opt.border, for_shape=False, keep_low_score=opt.keep_low_score)
+    shape_w = particle_weights(
+        table,
+        opt.border,
+        for_shape=True,
+        keep_too_small=opt.keep_too_small,
+        keep_low_score=opt.keep_low_score,
+    )
     touches = _bool_column(table, "touches_border")
     n_border = int(np.count_nonzero(touches)) if opt.border != "include" else 0
+    low = _bool_column(table, "low_score") & ~(touches & (opt.border != "include"))
+    n_low = 0 if opt.keep_low_score else int(np.count_nonzero(low))
     n_small = int(np.count_nonzero(_bool_column(table, "too_small") & (size_w > 0)))
     if opt.keep_too_small:
         n_small = 0
@@ -325,6 +344,7 @@ def describe(table: pd.DataFrame, options: DistributionOptions | None = None) ->
     for name, value in (
         ("n_total", len(table)),
         ("n_excluded_border", n_border),
+        ("n_excluded_low_score", n_low),
         ("n_excluded_too_small", n_small),
     ):
         rows.append(

@@ -4,6 +4,11 @@ Output folder (atomic): ``tracks.parquet`` (one row per instance: image_id, inst
 frame, block, file_name, link stage, mask geometry), ``track_series.parquet`` (per-track time series
 of each descriptor), ``trends.csv`` (see :mod:`flocshape.track.trends`), ``summary.json``,
 ``manifest.json``.
+
+Which instances are linked: all of ``--pred`` (above ``--min-score`` when given), except that predictions the
+particle table (``--particles``) flags ``low_score`` — below the run's measurement threshold, chosen on
+validation frames (``flocshape.score.postprocess``) — are left out unless ``keep_low_score``: weak detections
+(fragments, out-of-focus blobs) make short tracks that do not follow the particles' growth.
 """
 
 from __future__ import annotations
@@ -33,6 +38,18 @@ def _read_particles(path: Path) -> pd.DataFrame:
         raise input_error(path, "no such particle table") from exc
     except (OSError, ValueError) as exc:
         raise input_error(path, f"cannot read table ({type(exc).__name__}: {exc})") from exc
+
+
+def drop_low_score(instances: pd.DataFrame, particles: pd.DataFrame | None) -> pd.DataFrame:
+    """``instances`` without the ones the particle table flags ``low_score`` (joined on image_id, instance_id)."""
+    if particles is None or "low_score" not in particles.columns:
+        return instances
+    flagged = particles.loc[particles["low_score"].fillna(False).astype(bool), ["image_id", "instance_id"]]
+    if flagged.empty:
+        return instances
+    keys = pd.MultiIndex.from_frame(instances[["image_id", "instance_id"]].astype("int64"))
+    drop = keys.isin(pd.MultiIndex.from_frame(flagged.astype("int64")))
+    return instances[~drop].reset_index(drop=True)
 
 
 def default_descriptors(particles: pd.DataFrame | None) -> list[str]:
@@ -81,13 +98,16 @@ def run_track(
     include_border: bool = False,
     n_boot: int = 2000,
     seed: int = 0,
+    keep_low_score: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Track, fit trends and write the output folder; returns (tracks, trends)."""  # fmt: skip
     prm = params or LinkParams()
     instances = load_instances(pred, images_json, block_size=block_size, min_score=min_score)
+    part = _read_particles(Path(particles)) if particles is not None else None
+    if not keep_low_score:
+        instances = drop_low_score(instances, part)
     if instances.empty:
         raise input_error(pred, "no instances to track")
-    part = _read_particles(Path(particles)) if particles is not None else None
     chosen = list(descriptors) if descriptors else default_descriptors(part)
     tracked = build_tracks(instances, prm)
     series = track_series(tracked, part, chosen, include_border, str(particles or "--particles"))
@@ -107,7 +127,7 @@ def run_track(
         args = {"pred": str(pred), "images_json": images_json and str(images_json), "particles": particles and
                 str(particles), "descriptors": chosen, "block_size": block_size, "min_score": min_score,
                 "min_track_len": min_track_len, "include_border": include_border, "n_boot": n_boot, "seed": seed,
-                **prm.as_dict()}  # fmt: skip
+                "keep_low_score": keep_low_score, **prm.as_dict()}  # fmt: skip
         write_manifest(tmp, build_manifest("infer/track.py", args, inputs))
     return tracks_out, trends
 
@@ -122,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--images-json", help="COCO file with the images list (needed for a results list)")
     ap.add_argument(
-        "--particles", help="particle table (.parquet/.csv) of the same instances, for shape descriptors"
+        "--particles",
+        help="particle table (.parquet/.csv) of the same instances: shape descriptors, low_score flags",
     )
     ap.add_argument("--out", required=True, help="output folder (replaced atomically)")
     ap.add_argument(
@@ -158,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"frames a particle may go undetected without ending its track ({d.max_missed})",
     )
     ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
+    ap.add_argument(
+        "--keep-low-score", action="store_true", help="also link predictions --particles flags low_score"
+    )
     ap.add_argument("--min-track-len", type=int, default=3, help="frames a track needs for a slope (3)")
     ap.add_argument(
         "--include-border", action="store_true", help="keep border-touching instances in the series"
@@ -182,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap,
                      a.max_missed)  # fmt: skip
     tracks, trends = run_track(a.pred, a.out, a.images_json, a.particles, a.descriptors, a.block_size, prm,
-                               a.min_score, a.min_track_len, a.include_border, a.bootstrap, a.seed)  # fmt: skip
+                               a.min_score, a.min_track_len, a.include_border, a.bootstrap, a.seed,
+                               a.keep_low_score)  # fmt: skip
     overall = trends[(trends.scope == "all")]
     cols = [
         "descriptor",
