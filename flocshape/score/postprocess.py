@@ -14,7 +14,7 @@ Conventions (the signature and semantics of :func:`filter_predictions` are a con
   a prediction is dropped when its overlap with an already kept one is ``> mask_nms_iou``; ``None`` = off;
 * ``nms_metric``: ``"iou"`` (intersection / union) or ``"ios"`` (intersection / smaller mask area).
 
-A second threshold, ``measure_min_score`` (:func:`measure_min_score`), is chosen from the same sweep for the
+A second threshold, ``measure_min_score`` (:func:`measure_row`), is chosen from the same sweep for the
 *measurements*: the hackathon metric barely charges a prediction that touches no labelled particle, so its best
 setting keeps weak detections (fragments, out-of-focus blobs) that would enter size, shape and growth statistics.
 The measurement threshold is the ``min_score`` with the highest strict F1 at IoU >= 0.5 (every unmatched

@@ -72,7 +72,8 @@ class DistributionOptions:
     """Choices behind a distribution summary (all recorded in the manifest).
 
     ``border``: one of :data:`BORDER_POLICIES`; ``keep_too_small``: count too_small particles in shape
-    statistics; ``keep_low_score``: count low_score predictions; ``n_boot``: bootstrap replicates (0 = no CIs); ``seed``: RNG seed; ``confidence``: CI level;
+    statistics; ``keep_low_score``: count low_score predictions; ``n_boot``: bootstrap replicates (0 = no
+    CIs); ``seed``: RNG seed; ``confidence``: CI level;
     ``size_columns`` / ``shape_columns``: variables (default: those of :data:`SIZE_DESCRIPTORS` /
     :data:`SHAPE_DESCRIPTORS` present in the table).
     """
