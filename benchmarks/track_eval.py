@@ -38,7 +38,7 @@ from flocshape.errors import run_cli
 from flocshape.fsio import atomic_write_json
 from flocshape.score.strict import match_one_to_one
 from flocshape.track.associate import LinkParams, iou_matrix
-from flocshape.track.cli import area_growth_all_blocks, drop_low_score, run_track
+from flocshape.track.cli import area_growth_all_blocks, drop_low_score, read_particles, run_track
 from flocshape.track.instances import load_instances
 
 
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     images_json = args.data / "label_test.json"
     pred = load_instances(args.pred, images_json, min_score=args.min_score)
     if args.particles is not None:
-        pred = drop_low_score(pred, pd.read_parquet(args.particles))
+        pred = drop_low_score(pred, read_particles(args.particles))
     gt = load_instances(args.data / "truth" / "label_test_gt.json")
     gt["ann_id"] = gt["instance_id"]  # a COCO instances file's instance_id is the annotation id
     truth = pd.read_parquet(args.data / "truth" / "particles.parquet")

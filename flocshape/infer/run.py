@@ -38,14 +38,13 @@ from flocshape.infer.protomask import rle_from_crop
 from flocshape.infer.refine import RefineSettings, refine_crops
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
 from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
-from flocshape.score.postprocess import filter_predictions
+from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY, filter_predictions
 from flocshape.shape.measure import measure_instances
 
 JOURNAL = "journal.jsonl"
 RUN_CONFIG = "run_config.json"
 EXIT_SOME_FRAMES_FAILED = 3
 POSTPROC_KEYS = ("min_score", "min_area_px", "mask_nms_iou")
-MEASURE_KEY = "measure_min_score"  # optional postproc key: flag, do not drop (particle table ``low_score``)
 BUILTIN_IMGSZ = 1280
 BUILTIN_CONF = 0.25
 BUILTIN_OVERLAP = 0.2
@@ -167,11 +166,15 @@ def parse_postproc(cfg: Any, where: object) -> dict[str, Any]:
     if "nms_metric" in cfg:
         out["nms_metric"] = cfg["nms_metric"]
     if cfg.get(MEASURE_KEY) is not None:
-        value = cfg[MEASURE_KEY]
-        if not is_number(value) or not 0.0 <= value <= 1.0:
-            raise input_error(where, "must be a number in [0, 1] or null", record=MEASURE_KEY)
-        out[MEASURE_KEY] = float(value)
+        out[MEASURE_KEY] = measure_threshold(cfg[MEASURE_KEY], where, record=MEASURE_KEY)
     return out
+
+
+def measure_threshold(value: Any, where: object, record: str | None = None) -> float:
+    """A measurement threshold (``measure_min_score``) as a float in [0, 1]; one-line error naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise input_error(where, f"must be a number in [0, 1], got {value!r}", record=record)
+    return float(value)
 
 
 @dataclass
@@ -345,7 +348,7 @@ def _apply_postproc(
 ) -> list[dict[str, Any]]:
     if not postproc:
         return predictions
-    return list(filter_predictions(predictions, **{k: v for k, v in postproc.items() if k != MEASURE_KEY}))
+    return list(filter_predictions(predictions, **{k: v for k, v in postproc.items() if k in GRID_KEYS}))
 
 
 class Journal:
@@ -521,9 +524,10 @@ def run_predict(
     elif postproc is not None:
         postproc = parse_postproc(postproc, "postproc")
     if measure_min_score is not None:
-        if not 0.0 <= measure_min_score <= 1.0:
-            raise input_error("--measure-min-score", f"must be in [0, 1], got {measure_min_score}")
-        postproc = {**(postproc or {}), MEASURE_KEY: float(measure_min_score)}
+        postproc = {
+            **(postproc or {}),
+            MEASURE_KEY: measure_threshold(measure_min_score, "--measure-min-score"),
+        }
     if options.tile_px is not None and options.tile_px < 32:
         raise input_error("--tile", f"tile size {options.tile_px} px is too small (>= 32)")
     if not 0.0 <= options.overlap < 1.0:

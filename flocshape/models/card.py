@@ -25,6 +25,7 @@ from typing import Any
 from flocshape.errors import input_error, run_cli
 from flocshape.fsio import atomic_write_json
 from flocshape.manifest import describe_input, file_digest
+from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -117,8 +118,7 @@ def build_card(
     if pred_m.get("settings", {}).get("model_sha256") != sha:
         raise input_error(Path(test_pred) / "manifest.json", "predictions were made with other weights")
     settings = pred_m["settings"]
-    keys = ("min_score", "min_area_px", "mask_nms_iou", "nms_metric", "measure_min_score")
-    postproc = {k: tuned[k] for k in keys if k in tuned}
+    postproc = {k: tuned[k] for k in (*GRID_KEYS, MEASURE_KEY) if k in tuned}
     if settings.get("postproc") != postproc:
         raise input_error(Path(test_pred) / "manifest.json", "test predictions used other post-processing")
     score = _read_json(test_score)

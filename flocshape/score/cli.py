@@ -18,6 +18,7 @@ from flocshape.score.postprocess import (
     CRITERION,
     DEFAULT_GRID,
     MEASURE_CRITERION,
+    MEASURE_KEY,
     best_params,
     measure_row,
     sweep,
@@ -134,7 +135,7 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
         ) from None
     chosen = best_params(table)
     measured = table.loc[measure_row(table)]
-    chosen["measure_min_score"] = float(measured["min_score"])
+    chosen[MEASURE_KEY] = float(measured["min_score"])
     best = table.loc[table["best"]].iloc[0]
     csv_path = args.out.with_suffix(".csv")
     out = {
@@ -158,7 +159,7 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
     print(table.sort_values(["hackathon_f1", "strict_f1"], ascending=False).head(10).to_string(index=False))
     print(f"chosen ({CRITERION}): {json.dumps(chosen)}  hackathon F1 {out['hackathon_f1']:.4f}")
     print(
-        f"measurement threshold: score >= {chosen['measure_min_score']:g} (strict F1 {out['measure_strict_f1']:.4f})"
+        f"measurement threshold: score >= {chosen[MEASURE_KEY]:g} (strict F1 {out['measure_strict_f1']:.4f})"
     )
     print(f"wrote {args.out}, {csv_path}, {args.out.parent / 'manifest.json'}")
     return 0

@@ -41,7 +41,8 @@ from flocshape.score.strict import match_one_to_one
 
 NMS_METRICS = ("iou", "ios")
 NMS_OFF = 1.0  # mask_nms_iou that suppresses nothing (overlap > 1 never happens)
-GRID_KEYS = ("min_score", "min_area_px", "mask_nms_iou", "nms_metric")
+GRID_KEYS = ("min_score", "min_area_px", "mask_nms_iou", "nms_metric")  # = filter_predictions' keywords
+MEASURE_KEY = "measure_min_score"  # postproc.json: the measurement threshold (flags, never filters)
 DEFAULT_GRID: dict[str, list[Any]] = {
     "min_score": [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
     "min_area_px": [0, 10, 25, 50, 100],

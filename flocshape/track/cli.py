@@ -31,7 +31,8 @@ from flocshape.track.trends import block_trends, track_series
 GEOMETRY_DESCRIPTORS = ("area_px", "ecd_px")
 
 
-def _read_particles(path: Path) -> pd.DataFrame:
+def read_particles(path: Path) -> pd.DataFrame:
+    """A particle table (``.parquet`` or ``.csv``); a one-line ``InputError`` when missing or unreadable."""
     try:
         return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except FileNotFoundError as exc:
@@ -103,7 +104,7 @@ def run_track(
     """Track, fit trends and write the output folder; returns (tracks, trends)."""  # fmt: skip
     prm = params or LinkParams()
     instances = load_instances(pred, images_json, block_size=block_size, min_score=min_score)
-    part = _read_particles(Path(particles)) if particles is not None else None
+    part = read_particles(Path(particles)) if particles is not None else None
     if not keep_low_score:
         instances = drop_low_score(instances, part)
     if instances.empty:
