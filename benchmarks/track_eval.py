@@ -10,7 +10,10 @@ Then ``infer/track.py``'s linker runs once per ``--max-missed`` value and the ta
   case ``--max-missed`` is for;
 * fragments per true particle: predicted tracks a true particle's paired predictions are spread over (1 = ideal);
 * the growth rate per frame recovered from the tracks (``track_median`` of ln area, all blocks), next to the
-  generator's ``--growth-rate``.
+  generator's ``--growth-rate``;
+* diagnostics (JSON and printed): the linker's tracks by what their members are paired with
+  (:func:`tracks_by_kind`) and, per true particle, mask vs label growth by its change of blur
+  (:func:`growth_by_blur_change`).
 
 Usage (a growth sequence of the hackathon preset, predicted by the shipped model)::
 
@@ -82,6 +85,53 @@ def growth_on_true_tracks(paired: pd.DataFrame, min_len: int = 3) -> dict[str, f
     }
 
 
+def _rate(slopes: pd.Series) -> float:
+    return float(np.expm1(np.median(slopes))) if len(slopes) else float("nan")
+
+
+def tracks_by_kind(tracked: pd.DataFrame, min_len: int = 3) -> list[dict[str, object]]:
+    """Growth of the linker's tracks (border-touching instances left out, ``min_len`` frames) by what their members
+    are paired with: ``pure`` (all one true particle), ``partly`` (paired ones all one particle, some unpaired),
+    ``mixed`` (several particles), ``unpaired`` (none); rate = exp(median slope of ln area) - 1."""
+    rows = []
+    for _, t in tracked[~tracked["touches_border"].astype(bool)].groupby("track_id"):
+        if t["frame"].nunique() < min_len:
+            continue
+        paired = t["true_track"][t["true_track"] >= 0]
+        kind = ("unpaired" if paired.empty else "mixed" if paired.nunique() > 1
+                else "pure" if len(paired) == len(t) else "partly")  # fmt: skip
+        slope = float(np.polyfit(t["frame"], np.log(t["area_px"]), 1)[0])
+        rows.append(
+            {"kind": kind, "slope": slope, "score": t["score"].median(), "area_px": t["area_px"].median()}
+        )
+    table = pd.DataFrame(rows)
+    out = [{"kind": k, "tracks": len(g), "median_score": float(g["score"].median()),
+            "median_area_px": float(g["area_px"].median()), "growth_rate": _rate(g["slope"])}
+           for k, g in table.groupby("kind")]  # fmt: skip
+    return out + [{"kind": "all", "tracks": len(table), "growth_rate": _rate(table["slope"])}]
+
+
+def growth_by_blur_change(
+    paired: pd.DataFrame, truth: pd.DataFrame, min_len: int = 3
+) -> list[dict[str, object]]:
+    """Per true particle with ``min_len`` paired frames: growth of the predicted masks and of their labels, by
+    quartile of the particle's change of defocus blur per frame (truth ``blur_sigma_px``, px per frame)."""
+    blur = truth[["image_id", "track_id", "blur_sigma_px"]].rename(columns={"track_id": "true_track"})
+    p = paired[paired["true_track"] >= 0].merge(blur, on=["image_id", "true_track"], how="left")
+    rows = []
+    for _, t in p.groupby("true_track"):
+        if t["frame"].nunique() < min_len:
+            continue
+        f = t["frame"].to_numpy(float)
+        rows.append({"blur_change": np.polyfit(f, t["blur_sigma_px"], 1)[0],
+                     "pred": np.polyfit(f, np.log(t["area_px"]), 1)[0],
+                     "label": np.polyfit(f, np.log(t["label_area_px"]), 1)[0]})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["quartile"] = pd.qcut(table["blur_change"], 4)
+    return [{"blur_change_px_per_frame": str(q), "true_particles": len(g), "rate_pred_masks": _rate(g["pred"]),
+             "rate_labels": _rate(g["label"])} for q, g in table.groupby("quartile", observed=True)]  # fmt: skip
+
+
 def link_scores(tracked: pd.DataFrame) -> dict[str, float]:
     """Precision and recall of the links, from a tracked table with a ``true_track`` column (-1 = unpaired)."""
     paired = tracked[tracked["true_track"] >= 0].sort_values(["track_id", "frame"])
@@ -141,13 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     true_rate = float(card["knobs"]["growth_rate"])
     pred = pd.concat([pred, true_track_of_predictions(pred, gt, truth, args.match_iou)], axis=1)
     on_true = growth_on_true_tracks(pred)
+    by_blur = growth_by_blur_change(pred, truth)
     key = ["image_id", "instance_id"]
-    rows = []
+    rows, kinds = [], {}
     for k in args.max_missed:
         tracked, trends = run_track(args.pred, args.out / f"max_missed_{k}", images_json=images_json,
                                     particles=args.particles, descriptors=["area_px", "ecd_px"],
                                     params=LinkParams(max_missed=k), min_score=args.min_score, n_boot=500)  # fmt: skip
         tracked = tracked.merge(pred[[*key, "true_track"]], on=key, how="left")
+        kinds[k] = tracks_by_kind(tracked)
         area = area_growth_all_blocks(trends) or {}
         rows.append({"max_missed": k, "tracks": int(tracked["track_id"].nunique()), **link_scores(tracked),
                      "growth_rate": area.get("rate_per_frame", float("nan")), "true_growth_rate": true_rate})  # fmt: skip
@@ -163,8 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()) + " |"
             )
+    print(f"\nby blur change per frame (true tracks): {json.dumps(by_blur)}")
+    for k, table in kinds.items():
+        print(f"linker tracks by kind, --max-missed {k}: {json.dumps(table)}")
     result = {"predictions": len(pred), "paired": paired, "true_growth_rate": true_rate, "on_true_tracks": on_true,
-              "rows": rows}  # fmt: skip
+              "growth_by_blur_change": by_blur, "tracks_by_kind": kinds, "rows": rows}  # fmt: skip
     atomic_write_json(args.out / "track_eval.json", result)
     return 0
 

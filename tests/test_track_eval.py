@@ -91,3 +91,40 @@ def test_growth_on_true_tracks_compares_mask_and_label_rates() -> None:
     assert got["true_particles"] == 2
     assert got["rate_pred_masks_on_true_tracks"] == pytest.approx(0.02)
     assert got["rate_label_masks_same_frames"] == pytest.approx(0.03)
+
+
+def test_tracks_by_kind_separates_still_unpaired_tracks_from_growing_paired_ones() -> None:
+    frames = np.arange(1, 6)
+    tracked = pd.DataFrame(
+        {
+            "track_id": np.repeat([1, 2, 3, 4], 5),
+            "frame": np.tile(frames, 4),
+            "true_track": np.concatenate([np.full(5, 7), [7, 7, -1, 7, 7], np.full(5, -1), [8, 8, 9, 9, 9]]),
+            "area_px": np.concatenate(
+                [100 * 1.05**frames, 80 * 1.05**frames, np.full(5, 30.0), 60 * 1.05**frames]
+            ),
+            "score": np.repeat([0.9, 0.6, 0.1, 0.8], 5),
+            "touches_border": False,
+        }
+    )
+    kinds = {row["kind"]: row for row in te.tracks_by_kind(tracked)}
+    assert {k: kinds[k]["tracks"] for k in ("pure", "partly", "unpaired", "mixed", "all")} == {
+        "pure": 1, "partly": 1, "unpaired": 1, "mixed": 1, "all": 4}  # fmt: skip
+    assert kinds["pure"]["growth_rate"] == pytest.approx(0.05)
+    assert kinds["unpaired"]["growth_rate"] == pytest.approx(0.0, abs=1e-12)
+    assert kinds["unpaired"]["median_score"] == pytest.approx(0.1)
+
+
+def test_growth_by_blur_change_puts_blurring_particles_in_the_top_quartile() -> None:
+    frames = np.arange(1, 6)
+    rows, truth = [], []
+    for track, blur_step in enumerate([-0.2, -0.1, 0.0, 0.0, 0.1, 0.1, 0.3, 0.4]):
+        shrink = 1.0 - 0.02 * max(blur_step, 0.0)  # masks of blurring particles grow less
+        for f in frames:
+            rows.append({"image_id": f, "true_track": track, "frame": f, "area_px": 100 * (1.01 * shrink) ** f,
+                         "label_area_px": 100 * 1.01**f})  # fmt: skip
+            truth.append({"image_id": f, "track_id": track, "blur_sigma_px": 1.0 + blur_step * f})
+    got = te.growth_by_blur_change(pd.DataFrame(rows), pd.DataFrame(truth))
+    assert [g["true_particles"] for g in got] == [2, 2, 2, 2]
+    assert all(g["rate_labels"] == pytest.approx(0.01) for g in got)
+    assert got[0]["rate_pred_masks"] == pytest.approx(0.01) and got[-1]["rate_pred_masks"] < 0.01
