@@ -170,7 +170,7 @@ def test_particle_table_descriptors_are_joined(tmp_path) -> None:
     assert ff.slope_per_frame.iloc[0] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_low_score_detections_flagged_in_the_particle_table_are_not_linked(tmp_path) -> None:
+def test_low_score_detections_flagged_in_the_particle_table_are_not_linked(tmp_path, capsys) -> None:
     pred, images_json, _ = make_sequence(tmp_path, growth=0.05, n_blocks=1)
     preds = json.loads(pred.read_text())
     yy, xx = np.mgrid[:HEIGHT, :WIDTH]
@@ -185,6 +185,11 @@ def test_low_score_detections_flagged_in_the_particle_table_are_not_linked(tmp_p
         low_score=instances["score"] < 0.3
     )
     particles.to_parquet(tmp_path / "particles.parquet")
+    capsys.readouterr()
+    assert run_cli(main, ["--pred", str(pred), "--images-json", str(images_json), "--out", str(tmp_path / "none"),
+                          "--bootstrap", "20"]) == 0  # fmt: skip
+    beside = tmp_path / "particles.parquet"  # the table next to --pred is named, not used silently
+    assert f"pass --particles {beside}" in capsys.readouterr().out
     rates = {}
     for name, extra in (("flagged", []), ("kept", ["--keep-low-score"])):
         args = ["--pred", str(pred), "--images-json", str(images_json), "--particles",

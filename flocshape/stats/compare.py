@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from flocshape.errors import input_error
-from flocshape.stats.distributions import SHAPE_DESCRIPTORS
+from flocshape.stats.distributions import SHAPE_DESCRIPTORS, flag_column
 from flocshape.stats.verdict import verdict_line
 
 DEFAULT_DESCRIPTORS: tuple[str, ...] = ("ecd_px", "feret_max_px", *SHAPE_DESCRIPTORS)
@@ -123,23 +123,17 @@ def is_size_column(name: str) -> bool:
     return name.endswith(("_px", "_um", "_um2"))
 
 
-def _flag(table: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in table.columns:
-        return np.zeros(len(table), dtype=bool)
-    return table[name].fillna(False).to_numpy(dtype=bool)
-
-
 def counted_rows(table: pd.DataFrame, for_size: bool, options: CompareOptions) -> np.ndarray:
     """Boolean mask of the particles that count for a size (``for_size``) or shape descriptor."""
     keep = np.ones(len(table), dtype=bool)
     if options.min_score is not None and "score" in table.columns:
         keep &= ~(table["score"].to_numpy(float) < options.min_score)  # NaN score (ground truth) is kept
     if not options.keep_low_score:
-        keep &= ~_flag(table, "low_score")
+        keep &= ~flag_column(table, "low_score")
     if options.border == "exclude":
-        keep &= ~_flag(table, "touches_border")
+        keep &= ~flag_column(table, "touches_border")
     if not for_size and not options.keep_too_small:
-        keep &= ~_flag(table, "too_small")
+        keep &= ~flag_column(table, "too_small")
     return keep
 
 

@@ -247,7 +247,9 @@ def fov_weights(table: pd.DataFrame) -> np.ndarray:
     return np.where((free_w > 0) & (free_h > 0), c, np.nan)
 
 
-def _bool_column(table: pd.DataFrame, name: str) -> np.ndarray:
+def flag_column(table: pd.DataFrame, name: str) -> np.ndarray:
+    """A boolean flag column (``touches_border``, ``low_score``, ``too_small``) as an array; all False when the
+    table has no such column (ground truth has no ``low_score``), missing values count as False."""
     if name not in table.columns:
         return np.zeros(len(table), dtype=bool)
     return table[name].fillna(False).to_numpy(dtype=bool)
@@ -267,7 +269,7 @@ def particle_weights(
     """
     if border not in BORDER_POLICIES:
         raise ValueError(f"border policy {border!r} is not one of {BORDER_POLICIES}")
-    touches = _bool_column(table, "touches_border")
+    touches = flag_column(table, "touches_border")
     if border == "include":
         w = np.ones(len(table))
     elif border == "exclude":
@@ -276,9 +278,9 @@ def particle_weights(
         c = fov_weights(table)
         w = np.where(touches | ~np.isfinite(c), 0.0, c)
     if not keep_low_score:
-        w = np.where(_bool_column(table, "low_score"), 0.0, w)
+        w = np.where(flag_column(table, "low_score"), 0.0, w)
     if for_shape and not keep_too_small:
-        w = np.where(_bool_column(table, "too_small"), 0.0, w)
+        w = np.where(flag_column(table, "too_small"), 0.0, w)
     return w
 
 
@@ -334,11 +336,11 @@ def describe(table: pd.DataFrame, options: DistributionOptions | None = None) ->
         keep_too_small=opt.keep_too_small,
         keep_low_score=opt.keep_low_score,
     )
-    touches = _bool_column(table, "touches_border")
+    touches = flag_column(table, "touches_border")
     n_border = int(np.count_nonzero(touches)) if opt.border != "include" else 0
-    low = _bool_column(table, "low_score") & ~(touches & (opt.border != "include"))
+    low = flag_column(table, "low_score") & ~(touches & (opt.border != "include"))
     n_low = 0 if opt.keep_low_score else int(np.count_nonzero(low))
-    n_small = int(np.count_nonzero(_bool_column(table, "too_small") & (size_w > 0)))
+    n_small = int(np.count_nonzero(flag_column(table, "too_small") & (size_w > 0)))
     if opt.keep_too_small:
         n_small = 0
     rows: list[dict[str, object]] = []

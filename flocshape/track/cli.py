@@ -206,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                           "--min-track-len >= 2, 0 < --iou-gate <= 1")  # fmt: skip
     prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap,
                      a.max_missed)  # fmt: skip
+    beside = Path(a.pred).with_name("particles.parquet")
+    if a.particles is None and a.images_json is not None and beside.is_file():
+        print(f"note: {beside} is not used; pass --particles {beside} to leave out the detections it flags "
+              "low_score and to follow its shape descriptors")  # fmt: skip
     tracks, trends = run_track(a.pred, a.out, a.images_json, a.particles, a.descriptors, a.block_size, prm,
                                a.min_score, a.min_track_len, a.include_border, a.bootstrap, a.seed,
                                a.keep_low_score)  # fmt: skip
