@@ -25,7 +25,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The main job in about a minute (59 s on 2 idle cores; the tiled model runs ~1 s per frame) with the shipped model (flocshape/models/, docs/models.md):
+# The main job in about a minute (48-59 s on 2 idle cores; the tiled model runs ~1 s per frame) with the shipped model (flocshape/models/, docs/models.md):
 # synthesize 20 hackathon-like test frames (1024x1280, seed 1: not the training seed 0) -> predict with the embedded
 # default model and its tuned settings -> score against the generated truth -> shapes of the truth -> compare -> report.
 # Everything lands in runs/demo/ (rebuilt from scratch each time); open runs/demo/report.html.

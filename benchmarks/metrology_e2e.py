@@ -18,7 +18,7 @@ Usage (after training a model on ``datasets/synthesize.py --preset hackathon`` d
 Only the batch table again, from saved particle tables, optionally with the predicted descriptors calibrated
 (``infer/calibrate.py fit`` on labelled reference frames, never on the batches)::
 
-    python benchmarks/metrology_e2e.py --shift-only runs/metrology/batches [--calibration calibration.json]
+    python benchmarks/metrology_e2e.py --shift-only runs/metrology/batches [--calibration calibration.json] [--keep-low-score]
 
 The ``--work`` folder layout (val_pred/, tune/postproc.json, test_pred/) is the one of a ``train/sweep.py`` run
 folder, so pointing ``--work`` at a study run reuses its predictions.
@@ -39,6 +39,7 @@ from scipy import stats
 
 from flocshape.score.inputs import subset_coco as subset_coco_dict
 from flocshape.shape.calibrate import apply_calibration, load_calibration
+from flocshape.stats.distributions import flag_column
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -76,11 +77,13 @@ def subset_coco(src: Path, file_names: set[str], out: Path) -> Path:
     return out
 
 
-def counted(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows that enter size/shape statistics: not touching the border, not too small (the compare defaults)."""
-    keep = ~table["touches_border"].astype(bool)
-    if "too_small" in table:
-        keep &= ~table["too_small"].astype(bool)
+def counted(table: pd.DataFrame, keep_low_score: bool = False) -> pd.DataFrame:
+    """Rows that enter size/shape statistics, as ``infer/compare.py`` counts them by default: not touching the
+    border, not too small, not flagged ``low_score`` (below the model's measurement threshold; kept with
+    ``keep_low_score``). Tables without a flag column keep every row for that flag."""
+    keep = ~flag_column(table, "touches_border") & ~flag_column(table, "too_small")
+    if not keep_low_score:
+        keep &= ~flag_column(table, "low_score")
     return table[keep]
 
 
@@ -218,7 +221,7 @@ def shift_rows(tables: dict[str, dict[str, pd.DataFrame]]) -> list[dict[str, obj
     return rows
 
 
-def shift_only(batches: Path, calibration: Path | None = None) -> None:
+def shift_only(batches: Path, calibration: Path | None = None, keep_low_score: bool = False) -> None:
     """Print the batch-pair table from saved particle tables (BATCHES/{A,B}/{pred,gt,data/truth}/particles.parquet).
 
     With ``calibration`` (``infer/calibrate.py fit`` on validation frames) the predicted tables are calibrated first.
@@ -227,7 +230,8 @@ def shift_only(batches: Path, calibration: Path | None = None) -> None:
     tables = {
         k: {
             "pred": counted(
-                apply_calibration(pd.read_parquet(batches / k / "pred" / "particles.parquet"), curves)
+                apply_calibration(pd.read_parquet(batches / k / "pred" / "particles.parquet"), curves),
+                keep_low_score,
             ),
             "gt": counted(pd.read_parquet(batches / k / "gt" / "particles.parquet")),
             "truth": truth_rows(
@@ -250,6 +254,11 @@ def main() -> None:
         default=None,
         help="with --shift-only: calibrate the predicted tables first",
     )
+    ap.add_argument(
+        "--keep-low-score",
+        action="store_true",
+        help="with --shift-only: also count predictions flagged low_score (all predictions)",
+    )
     ap.add_argument("--model", type=Path)
     ap.add_argument("--data", type=Path, help="synthesize.py output (hackathon preset)")
     ap.add_argument("--yolo", type=Path, help="coco2yolo.py output of DATA/label_train.json")
@@ -260,7 +269,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="torch device for infer/predict.py (e.g. 0)")
     args = ap.parse_args()
     if args.shift_only is not None:
-        shift_only(args.shift_only, args.calibration)
+        shift_only(args.shift_only, args.calibration, args.keep_low_score)
         return
     if not (args.model and args.data and args.yolo):
         ap.error("--model, --data and --yolo are required (unless --shift-only)")

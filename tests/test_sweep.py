@@ -34,7 +34,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
     study = {
         **BASE,
         "runs": [
-            {"name": "a", "train": {"epochs": 5}},
+            {"name": "a", "train": {"epochs": 5}, "setting": "a folded\n  YAML block\n"},
             {"name": "b", "kind": "vanilla", "train": {"model": "yolov8n-seg.yaml", "time": 0.1}},
             {"name": "c", "data": {"yolo": "tiles"}, "predict": {"tile": 640}, "refine_levels": []},
         ],
@@ -46,6 +46,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
     assert c.data["yolo"] == "tiles" and c.data["train_coco"] == "c.json"
     assert c.predict == {"imgsz": 320, "tile": 640}
     assert a.refine_levels == [0.4, 0.5, 0.6, 0.7] and c.refine_levels == []
+    assert a.setting == "a folded YAML block"  # one line in the markdown leaderboard
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ def load_study(path: Path) -> tuple[dict[str, Any], list[RunSpec]]:
         run = RunSpec(
             name=name,
             kind=kind,
-            setting=str(item.get("setting", "")),
+            setting=" ".join(str(item.get("setting", "")).split()),  # one line (YAML block scalars)
             recipe=str(item.get("recipe", defaults.get("recipe", "cpu-reference"))),
             # a vanilla run keeps Ultralytics' defaults: the study's train defaults (recipe overrides) don't apply
             train=dict(item.get("train") or {})
