@@ -222,7 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="count predictions flagged low_score (below the run's measurement threshold)",
     )
-    ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
+    ap.add_argument(
+        "--min-score",
+        type=float,
+        help="also drop predictions scored below this (the low_score flags apply as well unless --keep-low-score)",
+    )
     ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--confidence", type=float, default=0.95)

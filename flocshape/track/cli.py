@@ -179,7 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.max_missed,
         help=f"frames a particle may go undetected without ending its track ({d.max_missed})",
     )
-    ap.add_argument("--min-score", type=float, help="drop predictions with a lower score")
+    ap.add_argument(
+        "--min-score",
+        type=float,
+        help="also drop predictions scored below this (--particles' low_score flags apply as well unless "
+        "--keep-low-score)",
+    )
     ap.add_argument(
         "--keep-low-score", action="store_true", help="also link predictions --particles flags low_score"
     )
