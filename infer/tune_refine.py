@@ -1,7 +1,7 @@
 """Choose the mask-refinement level (``infer/predict.py --refine``) on labelled validation frames.
 
     python infer/tune_refine.py --pred VAL_RUN/submission.json --gt VAL_GT.json --images VAL_FRAMES \\
-        [--images-json FILE] [--level 0.4 0.5 0.6 0.7] [--grow-px 2] --out refine.json [--refined-out FILE]
+        [--images-json FILE] [--level 0.4 0.5 0.6 0.7] [--grow-px 2] [--inset-px 0] --out refine.json [--refined-out FILE]
 
 Refines the validation predictions at each level (``flocshape/infer/refine.py``), pairs them with the labels
 (mask IoU >= 0.5, one-to-one) and prints a table: pairs, mean IoU, median area ratio predicted / labelled.
@@ -35,6 +35,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--level", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7], help="candidate levels (0-1)"
     )
     p.add_argument("--grow-px", type=int, default=2, help="how far an outline may move outwards (default 2)")
+    p.add_argument(
+        "--inset-px",
+        type=float,
+        default=0.0,
+        help="place outlines this far inside each level's contour (px, first order; default 0: at the contour)",
+    )
     p.add_argument("--out", type=Path, required=True, help="JSON with the table and best_level")
     p.add_argument("--refined-out", type=Path, help="write the refined results list here")
     return p.parse_args(argv)
@@ -53,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise input_error("--grow-px", f"must be >= 0, got {args.grow_px}")
     for level in args.level:
         try:
-            RefineSettings(level=level, grow_px=args.grow_px)
+            RefineSettings(level=level, grow_px=args.grow_px, inset_px=args.inset_px)
         except ValueError as exc:
-            raise input_error("--level", str(exc)) from None
+            raise input_error("--level/--inset-px", str(exc)) from None
     if not args.images.is_dir():
         raise input_error(args.images, "images folder not found")
     gt, preds = load_json(args.gt), load_json(args.pred)
@@ -63,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise input_error(args.pred, "must be a results list (JSON array)")
     names = load_json(args.images_json or args.gt).get("images") or []
     frames = {int(im["id"]): args.images / Path(str(im["file_name"])).name for im in names}
-    rows = level_table(gt, preds, frames, args.level, args.grow_px)
+    rows = level_table(gt, preds, frames, args.level, args.grow_px, args.inset_px)
     chosen = best_level(rows)
     print("| masks | level | pairs (IoU >= 0.5) | mean IoU | median area ratio pred/label |")
     print("|---|---|---|---|---|")
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "criterion": CRITERION,
         "best_level": chosen,
         "grow_px": args.grow_px,
+        "inset_px": args.inset_px,
         "table": rows,
         "manifest": build_manifest(
             "infer/tune_refine.py",
@@ -86,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.refined_out is not None:
         level = args.level[0] if len(args.level) == 1 else chosen
         refined = (
-            preds if level is None else refine_results(preds, frames, RefineSettings(level, args.grow_px))
+            preds
+            if level is None
+            else refine_results(preds, frames, RefineSettings(level, args.grow_px, inset_px=args.inset_px))
         )
         atomic_write_bytes(args.refined_out, json.dumps(refined).encode())
         result["refined_out"] = {"path": str(args.refined_out), "level": level}

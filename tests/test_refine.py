@@ -48,6 +48,31 @@ def test_rounded_prediction_of_an_elongated_particle_comes_back_elongated() -> N
     assert _iou(full, truth) > 0.9
 
 
+def _radius_px(mask: np.ndarray) -> float:
+    return float(np.sqrt(mask.sum() / np.pi))
+
+
+def test_half_level_with_an_inset_is_blur_neutral_and_a_higher_level_is_not() -> None:
+    truth = _ellipse((120, 120), (60, 60), (25, 25), 0.0)  # radius 25.5 px as a pixel disc
+    predicted = _ellipse((120, 120), (60, 60), (27, 27), 0.0)
+    radii: dict[str, list[float]] = {"0.6": [], "0.5+0.5px": [], "0.5": []}
+    for blur in (0.7, 2.5):
+        grey = _frame([truth], blur=blur)
+        for name, settings in (
+            ("0.6", RefineSettings(level=0.6)),
+            ("0.5+0.5px", RefineSettings(level=0.5, inset_px=0.5)),
+            ("0.5", RefineSettings(level=0.5)),
+        ):
+            (refined,) = refine_crops(grey, [_crop(predicted)], settings)
+            radii[name].append(_radius_px(refined.full()))
+    drift = {name: r[0] - r[1] for name, r in radii.items()}  # radius lost from blur 0.7 px to 2.5 px
+    assert drift["0.6"] > 0.45  # level 0.6: ~0.25 sigma inwards, plus the curvature term
+    # half contrast: only the curvature term (a blurred disc's profile sinks by ~sigma^2 / 2R), ~0.1-0.2 px
+    assert abs(drift["0.5+0.5px"]) < 0.4 * drift["0.6"] and abs(drift["0.5"]) < 0.4 * drift["0.6"]
+    for i in range(2):  # the inset sits ~0.5 px inside the half-contrast contour at either blur
+        assert 0.35 < radii["0.5"][i] - radii["0.5+0.5px"][i] < 0.65
+
+
 def test_outline_moves_out_by_at_most_grow_px() -> None:
     truth = _ellipse((100, 100), (50, 50), (30, 30), 0.0)
     grey = _frame([truth])
@@ -103,7 +128,14 @@ def test_coverage_counts_overlaps() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"level": 0.0}, {"level": 1.0}, {"grow_px": -1}, {"ring_px": 0}, {"smooth_sigma_px": -1.0}],
+    [
+        {"level": 0.0},
+        {"level": 1.0},
+        {"grow_px": -1},
+        {"ring_px": 0},
+        {"smooth_sigma_px": -1.0},
+        {"inset_px": -0.5},
+    ],
 )
 def test_settings_are_validated(bad: dict) -> None:
     with pytest.raises(ValueError, match="refine"):
@@ -222,3 +254,24 @@ def test_tune_refine_cli_writes_the_choice_and_the_refined_list(tmp_path, capsys
     ]
     assert run_cli(cli.main, missing) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_tune_refine_cli_inset_moves_outlines_inwards_and_is_recorded(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from flocshape.errors import run_cli
+
+    cli = _load_tune_cli()
+    gt, pred = _labelled_frames(tmp_path)
+    base = ["--pred", str(pred), "--gt", str(gt), "--images", str(tmp_path / "frames"), "--level", "0.5"]
+    ratios = {}
+    for inset in ("0", "0.8"):
+        out = tmp_path / f"refine_{inset}.json"
+        assert run_cli(cli.main, [*base, "--inset-px", inset, "--out", str(out)]) == 0
+        result = json.loads(out.read_text())
+        assert result["inset_px"] == float(inset)
+        ratios[inset] = result["table"][1]["area_ratio"]
+    assert ratios["0.8"] < ratios["0"]  # the same level, outlines 0.8 px further in
+    capsys.readouterr()
+    assert run_cli(cli.main, [*base, "--inset-px", "-1", "--out", str(tmp_path / "bad.json")]) == 2
+    assert "--inset-px" in capsys.readouterr().err and not (tmp_path / "bad.json").exists()

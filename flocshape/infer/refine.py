@@ -13,7 +13,8 @@ Method, per instance (in the order given; instances are independent of each othe
    ``particle`` = the ``particle_percentile`` percentile of the grey levels inside the predicted mask.
 3. Edge level ``t = background + level * (particle - background)``; ``level`` is a fraction of the local contrast
    (0 = background, 1 = particle), tuned on labelled validation frames (``infer/refine_tune`` in the benchmarks).
-4. New mask = pixels brighter than ``t`` within the predicted mask dilated by ``grow_px``, never taking pixels that
+4. New mask = pixels brighter than ``t`` (with ``inset_px > 0``: pixels whose first-order distance inside the
+   ``t`` contour, ``(grey - t) / |grad grey|``, exceeds ``inset_px``) within the predicted mask dilated by ``grow_px``, never taking pixels that
    belong to another predicted mask and not to this one; only the connected parts (8-connectivity) that overlap
    the predicted mask are kept, and holes are filled.
 5. The predicted mask is kept unchanged when the contrast ``particle - background`` is under ``min_contrast`` grey
@@ -22,6 +23,11 @@ Method, per instance (in the order given; instances are independent of each othe
 
 The outline can therefore move at most ``grow_px`` pixels outwards; inwards it can move freely (within rule 5).
 Grey levels are those of the 8-bit frame (0-255).
+
+Blur: the contour at ``level`` 0.5 of a blurred step edge stays where the edge is whatever the blur; any other level
+moves inwards (> 0.5) or outwards (< 0.5) as the blur grows (for a Gaussian blur sigma by about
+``sigma * Phi^-1(level)``: level 0.6 moves 0.25 sigma inwards). ``level 0.5`` with an ``inset_px`` places the outline
+a fixed distance inside the half-contrast contour, independent of the blur.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class RefineSettings:
     particle_percentile: float = 75.0
     min_contrast: float = 8.0
     min_keep_frac: float = 0.3
+    inset_px: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.level < 1.0:
@@ -58,6 +65,8 @@ class RefineSettings:
             raise ValueError(
                 f"refine grow_px must be >= 0 and ring_px >= 1, got {self.grow_px}, {self.ring_px}"
             )
+        if not 0.0 <= self.inset_px <= 5.0:
+            raise ValueError(f"refine inset_px must be in [0, 5], got {self.inset_px}")
         if self.smooth_sigma_px < 0:
             raise ValueError(f"refine smooth_sigma_px must be >= 0, got {self.smooth_sigma_px}")
         if not 0.0 <= self.particle_percentile <= 100.0:
@@ -124,7 +133,12 @@ def refine_one(
     if particle - background < settings.min_contrast:
         return crop
     edge = background + settings.level * (particle - background)
-    new = grown & ~(others & ~inside) & (grey > edge)
+    if settings.inset_px > 0:
+        gy, gx = np.gradient(grey)
+        bright = (grey - edge) > settings.inset_px * np.hypot(gx, gy)
+    else:
+        bright = grey > edge
+    new = grown & ~(others & ~inside) & bright
     labels, n = ndimage.label(new, structure=np.ones((3, 3), bool))
     if n > 1:
         hit = np.unique(labels[inside & new])

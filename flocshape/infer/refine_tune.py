@@ -81,12 +81,18 @@ def level_table(
     frames: dict[int, Path],
     levels: Sequence[float],
     grow_px: int = 2,
+    inset_px: float = 0.0,
 ) -> list[dict[str, Any]]:
     """One row per candidate: the unrefined masks (``level`` None) and each level, with :func:`pair_stats`."""
     rows = [{"level": None, "grow_px": None, **pair_stats(gt, preds)}]
     for level in levels:
-        refined = refine_results(preds, frames, RefineSettings(level=float(level), grow_px=grow_px))
-        rows.append({"level": float(level), "grow_px": grow_px, **pair_stats(gt, refined)})
+        settings = RefineSettings(level=float(level), grow_px=grow_px, inset_px=inset_px)
+        row = {
+            "level": float(level),
+            "grow_px": grow_px,
+            **pair_stats(gt, refine_results(preds, frames, settings)),
+        }
+        rows.append(row if inset_px == 0 else {**row, "inset_px": inset_px})
     return rows
 
 
