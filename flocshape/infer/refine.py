@@ -14,9 +14,9 @@ Method, per instance (in the order given; instances are independent of each othe
 3. Edge level ``t = background + level * (particle - background)``; ``level`` is a fraction of the local contrast
    (0 = background, 1 = particle), tuned on labelled validation frames (``infer/refine_tune`` in the benchmarks).
 4. New mask = pixels brighter than ``t`` (with ``inset_px > 0``: pixels whose first-order distance inside the
-   ``t`` contour, ``(grey - t) / |grad grey|``, exceeds ``inset_px``) within the predicted mask dilated by ``grow_px``, never taking pixels that
-   belong to another predicted mask and not to this one; only the connected parts (8-connectivity) that overlap
-   the predicted mask are kept, and holes are filled.
+   ``t`` contour, ``(grey - t) / |grad grey|`` in px, exceeds ``inset_px``) within the predicted mask dilated by
+   ``grow_px``, never taking pixels that belong to another predicted mask and not to this one; only the connected
+   parts (8-connectivity) that overlap the predicted mask are kept, and holes are filled.
 5. The predicted mask is kept unchanged when the contrast ``particle - background`` is under ``min_contrast`` grey
    levels, when the ring has fewer than 5 usable pixels (crowded), or when the new mask keeps under
    ``min_keep_frac`` of the predicted area (a dim particle the threshold would erase).
