@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scriptload import load_script
 
 from flocshape.masks import encode_rle
 
@@ -17,16 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 H, W = 200, 240  # small frames keep the test fast; the size bins are absolute areas in px
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("breakdown", REPO / "benchmarks" / "breakdown.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bd = _load_module()
+bd = load_script("benchmarks/breakdown.py", "breakdown")
 
 
 def rect(y0: int, x0: int, h: int, w: int) -> np.ndarray:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from scriptload import load_script
 
 from flocshape.errors import InputError, run_cli
 from flocshape.masks import encode_rle
@@ -25,17 +26,8 @@ from flocshape.shape.calibrate import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(script: str, name: str):  # noqa: ANN202
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, REPO / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CALIBRATE = _load("infer/calibrate.py", "calibrate_cli")
-SHAPE = _load("infer/shape.py", "shape_cli_for_calibrate")
+CALIBRATE = load_script("infer/calibrate.py", "calibrate_cli")
+SHAPE = load_script("infer/shape.py", "shape_cli_for_calibrate")
 
 
 def _run(module, *args: object) -> int:  # noqa: ANN001

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pandas as pd
+from scriptload import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("metrology_e2e", REPO / "benchmarks" / "metrology_e2e.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-me = _load_module()
+me = load_script("benchmarks/metrology_e2e.py", "metrology_e2e")
 
 
 def test_counted_leaves_out_border_small_and_low_score_rows_like_compare() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
+from scriptload import load_script
 
 from flocshape.errors import InputError, run_cli
 from flocshape.train.toydata import make_toy_dataset, make_toy_frames
@@ -29,12 +30,7 @@ COMMON = ["--conf", "0.001", "--imgsz", "128"]
 
 
 def _predict_main():  # noqa: ANN202 - the CLI module's main
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("predict_cli", PREDICT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script("infer/predict.py", "predict_cli").main
 
 
 @pytest.fixture(scope="module")

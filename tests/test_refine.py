@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from scriptload import load_script
 
 from flocshape.infer.protomask import CropMask
 from flocshape.infer.refine import RefineSettings, coverage_count, refine_crops
@@ -153,14 +154,7 @@ def test_settings_round_trip_and_reject_unknown_keys() -> None:
 
 
 def _load_tune_cli():  # noqa: ANN202
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "infer" / "tune_refine.py"
-    spec = importlib.util.spec_from_file_location("tune_refine_cli", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("infer/tune_refine.py", "tune_refine_cli")
 
 
 def _labelled_frames(root):  # noqa: ANN001, ANN202

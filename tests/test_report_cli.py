@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scriptload import load_script
 
 from flocshape.errors import run_cli
 from flocshape.masks import encode_rle
@@ -22,12 +23,7 @@ SCRIPT = REPO / "infer" / "report.py"
 
 
 def load_cli_main():  # noqa: ANN201 - the script's main function
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("report_cli", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script("infer/report.py", "report_cli").main
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from scriptload import load_script
 
 from flocshape.errors import run_cli
 from flocshape.masks import encode_rle
@@ -22,12 +23,7 @@ H, W = 48, 64
 
 
 def _load_cli():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("shape_cli", REPO / "infer" / "shape.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("infer/shape.py", "shape_cli")
 
 
 CLI = _load_cli()

@@ -3,7 +3,6 @@ default with the card's settings (an explicit option always wins), and an instal
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from scriptload import load_script
 
 import flocshape.models as models
 from flocshape.errors import InputError, run_cli
@@ -23,10 +23,7 @@ MAX_BYTES = 10 * 1024 * 1024
 
 
 def _predict_main():  # noqa: ANN202 - the CLI module's main
-    spec = importlib.util.spec_from_file_location("predict_cli", REPO / "infer" / "predict.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_script("infer/predict.py", "predict_cli").main
 
 
 @pytest.fixture()

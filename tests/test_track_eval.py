@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scriptload import load_script
 
 from flocshape.masks import encode_rle
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("track_eval", REPO / "benchmarks" / "track_eval.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-te = _load_module()
+te = load_script("benchmarks/track_eval.py", "track_eval")
 
 
 def test_link_scores_count_wrong_links_broken_tracks_and_missed_frame_bridges() -> None:
