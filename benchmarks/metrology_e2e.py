@@ -227,6 +227,12 @@ def shift_only(batches: Path, calibration: Path | None = None, keep_low_score: b
     With ``calibration`` (``infer/calibrate.py fit`` on validation frames) the predicted tables are calibrated first.
     """
     curves = load_calibration(calibration) if calibration is not None else {}
+    for k in "AB":
+        for part in ("pred/particles.parquet", "gt/particles.parquet", "data/truth/particles.parquet"):
+            if not (batches / k / part).is_file():
+                sys.exit(
+                    f"error: {batches / k / part}: not found (--shift-only reads BATCHES/{{A,B}}/{part})"
+                )
     tables = {
         k: {
             "pred": counted(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from scriptload import load_script
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,3 +27,8 @@ def test_counted_leaves_out_border_small_and_low_score_rows_like_compare() -> No
     assert me.counted(table, keep_low_score=True)["instance_id"].tolist() == [0, 3, 4]
     gt = table.drop(columns=["too_small", "low_score"])  # ground truth has no score flags
     assert me.counted(gt)["instance_id"].tolist() == [0, 2, 3, 4]
+
+
+def test_shift_only_names_the_missing_table(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit, match=r"A/pred/particles.parquet: not found"):
+        me.shift_only(tmp_path)
