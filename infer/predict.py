@@ -1,7 +1,7 @@
 """Predict particles: ``python infer/predict.py [--model PT] --source DIR|GLOB --out runs/predict/RUN [options]``.
 
 Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpuref.pt``) is used, with its model
-card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` and tuned post-processing unless those are given
+card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` and tuned post-processing unless those are given
 (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and
 ``overlays/``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
@@ -102,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-refine", action="store_true", help="masks as the network gives them, even for the shipped model"
     )
     p.add_argument(
+        "--refine-inset",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="with refinement: place outlines PX inside the LEVEL contour (first order; 0-5 px). Default: the "
+        "model card's with its level, else 0 (docs/predict.md)",
+    )
+    p.add_argument(
         "--refine-grow-px",
         type=int,
         default=2,
@@ -127,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tile_px=args.tile,
         overlap=args.overlap,
         no_tile=args.no_tile,
+        refine_inset_px=args.refine_inset,
     )
     options = PredictOptions(
         conf=choice.conf,
@@ -140,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=str(args.device),
         refine_level=choice.refine_level,
         refine_grow_px=args.refine_grow_px,
+        refine_inset_px=choice.refine_inset_px,
     )
     summary = run_predict(
         choice.model,
@@ -159,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     used = "shipped model card" if choice.card else "defaults/options"
     print(
         f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
-        f"refine {choice.refine_level}, tile {choice.tile_px}; {used})"
+        f"refine {choice.refine_level} (inset {choice.refine_inset_px} px), tile {choice.tile_px}; {used})"
     )
     print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
     print(f"instances: {summary.instances}")

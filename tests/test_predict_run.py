@@ -325,7 +325,39 @@ def test_refine_moves_outlines_to_the_frame_and_is_recorded(
     manifest = json.loads((tmp_path / "refined" / "manifest.json").read_text())
     assert manifest["settings"]["refine_level"] == 0.5 and manifest["settings"]["refine_grow_px"] == 2
     assert manifest["model"]["settings_from"]["refine"] == "option"
-    assert "refine_s" in manifest["timings_s"]
+    assert "refine_s" in manifest["timings_s"] and manifest["settings"]["refine_inset_px"] == 0.0
     with pytest.raises(InputError, match="--refine"):
         _predict_main()([*base, "--out", str(tmp_path / "bad"), "--refine", "1.5"])
     assert not (tmp_path / "bad").exists()
+
+    inset = [*base, "--out", str(tmp_path / "inset"), "--refine", "0.5", "--refine-inset", "1.0"]
+    assert run_cli(_predict_main(), inset) == 0
+    assert (
+        json.loads((tmp_path / "inset" / "manifest.json").read_text())["settings"]["refine_inset_px"] == 1.0
+    )
+
+    def total_area(run: Path) -> int:
+        preds = json.loads((run / "submission.json").read_text())
+        return sum(int(decode_segmentation(p["segmentation"], 96, 128).sum()) for p in preds)
+
+    assert total_area(tmp_path / "inset") < total_area(tmp_path / "refined")
+    assert mean_iou(tmp_path / "inset") > 0.6
+    with pytest.raises(InputError, match="--refine/--refine-inset.*inset_px"):
+        _predict_main()([*base, "--out", str(tmp_path / "bad"), "--refine", "0.5", "--refine-inset", "9"])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from flocshape.infer.run import RUN_CONFIG, PredictOptions, _prepare_out_dir
+
+    settings = {"model_sha256": "x", **asdict(PredictOptions(refine_level=0.6)), "postproc": None}
+    old = {k: v for k, v in settings.items() if k != "refine_inset_px"}  # a run made before the inset existed
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RUN_CONFIG).write_text(json.dumps(old))
+    (out / "journal.jsonl").write_text("")
+    _prepare_out_dir(out, settings, resume=True)
+    with pytest.raises(InputError, match="refine_inset_px"):
+        _prepare_out_dir(out, {**settings, "refine_inset_px": 0.5}, resume=True)

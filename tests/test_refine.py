@@ -193,18 +193,45 @@ def _labelled_frames(root):  # noqa: ANN001, ANN202
 def test_level_table_prefers_refinement_of_bulged_masks_and_ties_keep_the_masks(tmp_path) -> None:  # noqa: ANN001
     import json
 
-    from flocshape.infer.refine_tune import best_level, level_table
+    from flocshape.infer.refine_tune import best_row, level_table
 
     gt_path, pred_path = _labelled_frames(tmp_path)
     gt, preds = json.loads(gt_path.read_text()), json.loads(pred_path.read_text())
     frames = {im["id"]: tmp_path / "frames" / im["file_name"] for im in gt["images"]}
-    rows = level_table(gt, preds, frames, [0.3, 0.5], grow_px=2)
-    assert [r["level"] for r in rows] == [None, 0.3, 0.5]
+    rows = level_table(gt, preds, frames, [0.3, 0.5], grow_px=2, insets_px=[0.0, 0.5])
+    assert [(r["level"], r["inset_px"]) for r in rows] == [
+        (None, None),
+        (0.3, 0.0),
+        (0.3, 0.5),
+        (0.5, 0.0),
+        (0.5, 0.5),
+    ]
     assert rows[0]["area_ratio"] > 1.2 and rows[0]["pairs"] == 24
-    assert rows[2]["mean_iou"] > rows[0]["mean_iou"] + 0.1
-    assert best_level(rows) == 0.5
-    same = [{"level": None, "sum_iou": 1.0}, {"level": 0.5, "sum_iou": 1.0}]
-    assert best_level(same) is None
+    assert rows[3]["mean_iou"] > rows[0]["mean_iou"] + 0.1
+    assert rows[4]["area_ratio"] < rows[3]["area_ratio"]  # the inset moves outlines inwards
+    # every mask is matched either way, so the hackathon F1 follows the matched IoU here
+    assert rows[3]["hackathon_f1"] > rows[0]["hackathon_f1"]
+    assert best_row(rows)["level"] in (0.3, 0.5)
+    same = [
+        {"level": None, "hackathon_f1": 0.7, "sum_iou": 1.0},
+        {"level": 0.5, "hackathon_f1": 0.7, "sum_iou": 1.0},
+    ]
+    assert best_row(same)["level"] is None  # a tie keeps the masks as predicted
+    f1_first = [
+        {"level": 0.4, "hackathon_f1": 0.71, "sum_iou": 1.0},
+        {"level": 0.5, "hackathon_f1": 0.70, "sum_iou": 9.0},
+    ]
+    assert best_row(f1_first)["level"] == 0.4
+    by_iou = [
+        {"level": 0.4, "hackathon_f1": 0.7, "sum_iou": 1.0},
+        {"level": 0.5, "hackathon_f1": 0.7, "sum_iou": 2.0},
+    ]
+    assert best_row(by_iou)["level"] == 0.5
+    old_table = [
+        {"level": None, "sum_iou": 1.0},
+        {"level": 0.6, "sum_iou": 2.0},
+    ]  # written before F1 was recorded
+    assert best_row(old_table)["level"] == 0.6
 
 
 def test_tune_refine_cli_writes_the_choice_and_the_refined_list(tmp_path, capsys) -> None:  # noqa: ANN001
@@ -263,9 +290,19 @@ def test_tune_refine_cli_inset_moves_outlines_inwards_and_is_recorded(tmp_path, 
         out = tmp_path / f"refine_{inset}.json"
         assert run_cli(cli.main, [*base, "--inset-px", inset, "--out", str(out)]) == 0
         result = json.loads(out.read_text())
-        assert result["inset_px"] == float(inset)
+        assert result["table"][1]["inset_px"] == float(inset)
         ratios[inset] = result["table"][1]["area_ratio"]
     assert ratios["0.8"] < ratios["0"]  # the same level, outlines 0.8 px further in
+    grid, refined = tmp_path / "grid.json", tmp_path / "grid_refined.json"
+    argv = [*base, "--inset-px", "0", "0.8", "--out", str(grid), "--refined-out", str(refined)]
+    assert run_cli(cli.main, argv) == 0
+    result = json.loads(grid.read_text())
+    rows = result["table"]
+    assert [(r["level"], r["inset_px"]) for r in rows] == [(None, None), (0.5, 0.0), (0.5, 0.8)]
+    best = max(rows, key=lambda r: (r["hackathon_f1"], r["sum_iou"]))
+    assert (result["best_level"], result["best_inset_px"]) == (best["level"], best["inset_px"])
+    assert result["refined_out"]["inset_px"] == result["best_inset_px"]
+    assert "hackathon F1" in result["criterion"] and "| inset px |" in capsys.readouterr().out
     capsys.readouterr()
     assert run_cli(cli.main, [*base, "--inset-px", "-1", "--out", str(tmp_path / "bad.json")]) == 2
     assert "--inset-px" in capsys.readouterr().err and not (tmp_path / "bad.json").exists()

@@ -94,7 +94,7 @@ def test_card_builder_refuses_weights_that_are_not_the_runs_best(tmp_path: Path)
         )
 
 
-def _fake_card_inputs(tmp_path: Path, refine_level: float | None) -> dict[str, Path]:
+def _fake_card_inputs(tmp_path: Path, refine_level: float | None, inset_px: float = 0.0) -> dict[str, Path]:
     """The smallest set of run files ``build_card`` reads up to its refinement check."""
     run = tmp_path / "run"
     (run / "weights").mkdir(parents=True)
@@ -103,7 +103,7 @@ def _fake_card_inputs(tmp_path: Path, refine_level: float | None) -> dict[str, P
     postproc = {"min_score": 0.2, "min_area_px": 10, "mask_nms_iou": 0.5}
     settings = {"model_sha256": file_digest(weights), "postproc": postproc, "imgsz": 640, "conf": 0.05}
     if refine_level is not None:
-        settings |= {"refine_level": refine_level, "refine_grow_px": 2}
+        settings |= {"refine_level": refine_level, "refine_grow_px": 2, "refine_inset_px": inset_px}
     files = {
         run / "manifest.json": {},
         tmp_path / "data" / "manifest.json": {},
@@ -127,13 +127,32 @@ def test_card_builder_refuses_refined_test_runs_without_or_against_their_level_c
         build_card(**inputs)
     other_level = tmp_path / "levels.json"
     other_level.write_text(json.dumps({"best_level": 0.5, "grow_px": 2}))
-    with pytest.raises(InputError, match="best_level / grow_px differ") as err:
+    with pytest.raises(InputError, match="best_level / best_inset_px / grow_px differ") as err:
         build_card(**inputs, refine_tuning=other_level)
     assert "levels.json" in str(err.value)
     other_grow = tmp_path / "grow.json"
     other_grow.write_text(json.dumps({"best_level": 0.6, "grow_px": 3}))
-    with pytest.raises(InputError, match="best_level / grow_px differ"):
+    with pytest.raises(InputError, match="best_level / best_inset_px / grow_px differ"):
         build_card(**inputs, refine_tuning=other_grow)
+    other_inset = tmp_path / "inset.json"
+    other_inset.write_text(json.dumps({"best_level": 0.6, "best_inset_px": 0.5, "grow_px": 2}))
+    with pytest.raises(InputError, match="best_inset_px"):
+        build_card(**inputs, refine_tuning=other_inset)
+
+
+def test_card_builder_checks_the_inset_of_refined_test_runs(tmp_path: Path) -> None:
+    from flocshape.models.card import build_card
+
+    inputs = _fake_card_inputs(tmp_path, refine_level=0.5, inset_px=0.5)
+    no_inset = tmp_path / "no_inset.json"
+    no_inset.write_text(json.dumps({"best_level": 0.5, "grow_px": 2}))  # a table written before insets: 0 px
+    with pytest.raises(InputError, match="best_inset_px"):
+        build_card(**inputs, refine_tuning=no_inset)
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps({"best_level": 0.5, "best_inset_px": 0.5, "grow_px": 2}))
+    with pytest.raises((InputError, KeyError, OSError)) as err:  # passes the check, then needs the real files
+        build_card(**inputs, refine_tuning=same)
+    assert "best_inset_px" not in str(err.value)
 
 
 def test_default_model_brings_the_cards_settings() -> None:
@@ -144,7 +163,8 @@ def test_default_model_brings_the_cards_settings() -> None:
         choice.imgsz == card["predict_defaults"]["imgsz"] and choice.conf == card["predict_defaults"]["conf"]
     )
     assert choice.postproc == parse_postproc(card["predict_defaults"]["postproc"], "card")
-    assert choice.refine_level == card["predict_defaults"]["refine_level"] == 0.6
+    assert choice.refine_level == card["predict_defaults"]["refine_level"] == 0.5
+    assert choice.refine_inset_px == card["predict_defaults"]["refine_inset_px"] == 0.4
     assert card["refine_tuning"]["table"] and "infer/tune_refine.py" in card["refine_tuning"]["command"]
     assert set(choice.settings_from.values()) == {"model card"}
 
@@ -175,6 +195,25 @@ def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
         resolve_model_settings(None, postproc_path=post, no_postproc=True)
 
 
+def test_refine_inset_comes_with_the_cards_level_never_with_an_explicit_one() -> None:
+    defaults = models.load_model_card()["predict_defaults"]
+    card = resolve_model_settings()
+    assert card.refine_inset_px == defaults.get("refine_inset_px", 0.0)
+    explicit = resolve_model_settings(None, refine_level=0.4)
+    assert (explicit.refine_level, explicit.refine_inset_px) == (0.4, 0.0)
+    both = resolve_model_settings(None, refine_level=0.4, refine_inset_px=0.3)
+    assert (both.refine_level, both.refine_inset_px, both.settings_from["refine"]) == (0.4, 0.3, "option")
+    inset_only = resolve_model_settings(None, refine_inset_px=0.7)
+    assert (inset_only.refine_level, inset_only.refine_inset_px) == (card_refine_level(), 0.7)
+    assert inset_only.settings_from["refine"] == "option"
+    with pytest.raises(InputError, match="--refine-inset"):
+        resolve_model_settings(None, refine_inset_px=0.5, no_refine=True)
+    with pytest.raises(InputError, match="--refine-inset.*needs a refinement level"):
+        resolve_model_settings(models.default_model_path(), refine_inset_px=0.5)
+    unrefined = resolve_model_settings(None, no_refine=True)
+    assert (unrefined.refine_level, unrefined.refine_inset_px) == (None, 0.0)
+
+
 def test_tiling_comes_from_the_card_unless_given() -> None:
     defaults = models.load_model_card()["predict_defaults"]
     choice = resolve_model_settings()
@@ -195,8 +234,17 @@ def test_card_predict_defaults_carry_refinement_and_tiling_only_when_used() -> N
     assert predict_defaults(plain, post) == {"imgsz": 640, "conf": 0.05, "postproc": post}
     tiled = plain | {"tile_px": 640, "overlap": 0.25, "refine_level": 0.6}
     assert predict_defaults(tiled, post) == {
-        "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "tile_px": 640, "overlap": 0.25
+        "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "refine_inset_px": 0.0, "tile_px": 640,
+        "overlap": 0.25,
     }  # fmt: skip
+    inset = tiled | {"refine_level": 0.5, "refine_inset_px": 0.5}
+    assert (
+        predict_defaults(inset, post)["refine_level"],
+        predict_defaults(inset, post)["refine_inset_px"],
+    ) == (
+        0.5,
+        0.5,
+    )
 
 
 def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """Refine a saved results list against its frames, and choose the refinement level on labelled frames.
 
-Used by ``infer/tune_refine.py`` (and the study driver): the level of ``infer/predict.py --refine`` is chosen on
-*validation* frames, like the post-processing (``infer/tune.py``).
+Used by ``infer/tune_refine.py`` (and the study driver): the level and inset of ``infer/predict.py --refine
+[--refine-inset]`` are chosen on *validation* frames, like the post-processing (``infer/tune.py``).
 
-Conventions: predictions and labels are paired one-to-one at mask IoU >= 0.5 with ``infer/score.py``'s strict
-assignment (:func:`flocshape.score.strict.match_one_to_one`). The selection criterion is the **sum of IoU over
-those pairs** (pairs x mean IoU: what the hackathon's "F1 with IoU" rewards); the unrefined masks compete too
-(level ``None``), so a model whose masks refinement would not improve keeps them.
+Conventions: each candidate (the unrefined masks, level ``None``, and every level x inset) gets the hackathon
+"F1 with IoU" (:func:`flocshape.score.hackathon.hackathon_f1`, the metric the post-processing is tuned for) and
+the one-to-one pairs at mask IoU >= 0.5 of ``infer/score.py``'s strict assignment
+(:func:`flocshape.score.strict.match_one_to_one`): their count, mean and summed IoU, and the median area ratio.
+The selection criterion is the **largest hackathon F1**, ties broken by the **sum of IoU over the pairs**, then
+by the earlier row (the unrefined masks come first, so a model whose masks refinement would not improve keeps
+them). Until 2026-12 the criterion was the sum of IoU alone (study rows before then were chosen that way).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from flocshape.errors import input_error
 from flocshape.infer.protomask import CropMask, rle_from_crop
 from flocshape.infer.refine import RefineSettings, refine_crops
 from flocshape.masks import decode_rle_crop, rle_areas
+from flocshape.score.hackathon import hackathon_f1
 from flocshape.score.inputs import prepare
 from flocshape.score.strict import match_one_to_one
 
 CRITERION = (
-    "largest sum of IoU over one-to-one pairs with IoU >= 0.5 (pairs x mean IoU); level None = unrefined"
+    "largest hackathon F1; ties: largest sum of IoU over one-to-one pairs with IoU >= 0.5, then the earlier row; "
+    "level None = unrefined"
 )
 
 
@@ -56,8 +61,10 @@ def refine_results(
 
 
 def pair_stats(gt: dict[str, Any], preds: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Pairs at IoU >= 0.5, their mean and summed IoU, and the median predicted / labelled area ratio over them."""
+    """The hackathon F1; pairs at IoU >= 0.5, their mean and summed IoU, and the median predicted / labelled area
+    ratio over them."""
     prepared = prepare(gt, list(preds))
+    f1 = float(hackathon_f1(prepared)["f1"])
     ious: list[float] = []
     ratios: list[float] = []
     for im in prepared.images:
@@ -68,6 +75,7 @@ def pair_stats(gt: dict[str, Any], preds: Sequence[dict[str, Any]]) -> dict[str,
         ious += list(iou[r, c])
         ratios += list(rle_areas([im.pred_rles[j] for j in c]) / rle_areas([im.gt_rles[i] for i in r]))
     return {
+        "hackathon_f1": f1,
         "pairs": len(ious),
         "mean_iou": float(np.mean(ious)) if ious else float("nan"),
         "sum_iou": float(np.sum(ious)),
@@ -81,22 +89,30 @@ def level_table(
     frames: dict[int, Path],
     levels: Sequence[float],
     grow_px: int = 2,
-    inset_px: float = 0.0,
+    insets_px: Sequence[float] = (0.0,),
 ) -> list[dict[str, Any]]:
-    """One row per candidate: the unrefined masks (``level`` None) and each level, with :func:`pair_stats`."""
-    rows = [{"level": None, "grow_px": None, **pair_stats(gt, preds)}]
+    """One row per candidate: the unrefined masks (``level`` and ``inset_px`` None), then every level (0-1) x inset
+    (px, :class:`~flocshape.infer.refine.RefineSettings`), each with :func:`pair_stats`."""
+    rows = [{"level": None, "inset_px": None, "grow_px": None, **pair_stats(gt, preds)}]
     for level in levels:
-        settings = RefineSettings(level=float(level), grow_px=grow_px, inset_px=inset_px)
-        row = {
-            "level": float(level),
-            "grow_px": grow_px,
-            **pair_stats(gt, refine_results(preds, frames, settings)),
-        }
-        rows.append(row if inset_px == 0 else {**row, "inset_px": inset_px})
+        for inset in insets_px:
+            settings = RefineSettings(level=float(level), grow_px=grow_px, inset_px=float(inset))
+            refined = refine_results(preds, frames, settings)
+            rows.append(
+                {
+                    "level": float(level),
+                    "inset_px": float(inset),
+                    "grow_px": grow_px,
+                    **pair_stats(gt, refined),
+                }
+            )
     return rows
 
 
-def best_level(rows: Sequence[dict[str, Any]]) -> float | None:
-    """The level of the row with the largest ``sum_iou`` (ties: the earlier row; ``None`` = keep the masks)."""
-    best = max(range(len(rows)), key=lambda i: (rows[i]["sum_iou"], -i))
-    return rows[best]["level"]
+def best_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The chosen row: largest ``hackathon_f1``, ties by larger ``sum_iou``, then the earlier row (module docstring).
+
+    ``level`` None = keep the masks as predicted; rows without ``hackathon_f1`` (tables written before it was
+    recorded) compare by ``sum_iou`` alone."""
+    best = max(range(len(rows)), key=lambda i: (rows[i].get("hackathon_f1", 0.0), rows[i]["sum_iou"], -i))
+    return rows[best]

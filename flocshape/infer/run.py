@@ -66,6 +66,8 @@ class PredictOptions:
     # None: masks as the network gives them; else the edge level of flocshape.infer.refine
     refine_level: float | None = None
     refine_grow_px: int = 2
+    # px: outlines this far inside the level's contour (RefineSettings.inset_px); used only with refine_level
+    refine_inset_px: float = 0.0
 
 
 @dataclass
@@ -196,6 +198,7 @@ class ModelChoice:
     refine_level: float | None = None
     tile_px: int | None = None
     overlap: float = BUILTIN_OVERLAP
+    refine_inset_px: float = 0.0
 
 
 def resolve_model_settings(
@@ -209,6 +212,7 @@ def resolve_model_settings(
     tile_px: int | None = None,
     overlap: float | None = None,
     no_tile: bool = False,
+    refine_inset_px: float | None = None,
 ) -> ModelChoice:
     """Fill in what was not given (``None`` = not given).
 
@@ -217,8 +221,9 @@ def resolve_model_settings(
     apply (1280 px, 0.25, no post-processing), even for a copy of the shipped weights: scripts that tune
     post-processing on raw predictions (benchmarks/metrology_e2e.py, train/sweep.py) pass ``--model`` and must
     not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
-    post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level``;
-    ``no_refine`` turns it off), and for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's
+    post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level`` and
+    ``refine_inset_px``; ``no_refine`` turns it off; an explicit ``refine_level`` comes with ``refine_inset_px``
+    or 0 px, never with the card's inset; ``refine_inset_px`` alone changes the inset of the card's level), and for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's
     ``tile_px`` / ``overlap`` for a model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is
     set only when the card's settings were the defaults.
     """
@@ -226,6 +231,8 @@ def resolve_model_settings(
         raise input_error("--postproc", "cannot be combined with --no-postproc")
     if refine_level is not None and no_refine:
         raise input_error("--refine", "cannot be combined with --no-refine")
+    if refine_inset_px is not None and no_refine:
+        raise input_error("--refine-inset", "cannot be combined with --no-refine")
     if tile_px is not None and no_tile:
         raise input_error("--tile", "cannot be combined with --no-tile")
     card = None
@@ -248,7 +255,11 @@ def resolve_model_settings(
         settings_from["refine"] = "option"
     else:
         refine_level = defaults.get("refine_level")
-        settings_from["refine"] = source
+        settings_from["refine"] = source if refine_inset_px is None else "option"
+        if refine_inset_px is None:
+            refine_inset_px = defaults.get("refine_inset_px")
+    if refine_inset_px is not None and refine_level is None and not no_refine:
+        raise input_error("--refine-inset", "needs a refinement level (--refine LEVEL; this model has none)")
     if tile_px is not None or no_tile:
         settings_from["tile"] = "option"
     else:
@@ -267,6 +278,7 @@ def resolve_model_settings(
         refine_level=None if no_refine else refine_level,
         tile_px=None if tile_px is None else int(tile_px),
         overlap=float(overlap),
+        refine_inset_px=0.0 if no_refine or refine_inset_px is None else float(refine_inset_px),
     )
 
 
@@ -396,7 +408,8 @@ def _prepare_out_dir(out: Path, settings: dict[str, Any], resume: bool) -> None:
             raise input_error(out, "output folder exists and is not empty (pass --resume to continue it)")
         if not config_path.is_file():
             raise input_error(out, f"cannot resume: no {RUN_CONFIG} (not a predict run folder)")
-        previous = json.loads(config_path.read_text())
+        # a setting added after the run was made is compared as its default (what that run did)
+        previous = {**asdict(PredictOptions()), **json.loads(config_path.read_text())}
         changed = sorted(k for k in set(previous) | set(settings) if previous.get(k) != settings.get(k))
         if changed:
             raise input_error(config_path, f"cannot resume with different settings: {', '.join(changed)}")
@@ -537,9 +550,11 @@ def run_predict(
     refine = None
     if options.refine_level is not None:
         try:
-            refine = RefineSettings(level=options.refine_level, grow_px=options.refine_grow_px)
+            refine = RefineSettings(
+                level=options.refine_level, grow_px=options.refine_grow_px, inset_px=options.refine_inset_px
+            )
         except ValueError as exc:
-            raise input_error("--refine", str(exc)) from None
+            raise input_error("--refine/--refine-inset", str(exc)) from None
     segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
                           options.box_pad_px)  # fmt: skip
     model_sha256 = file_digest(model)

@@ -80,12 +80,14 @@ def _scores(score: dict[str, Any]) -> dict[str, Any]:
 def predict_defaults(settings: dict[str, Any], postproc: dict[str, Any]) -> dict[str, Any]:
     """The card's ``predict_defaults`` from the test run's recorded ``settings`` (its manifest).
 
-    ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level`` when the run refined masks; ``tile_px`` (px)
+    ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level`` and ``refine_inset_px`` (px) when the run
+    refined masks; ``tile_px`` (px)
     and ``overlap`` (fraction) when it predicted on tiles, so that the default prediction is the scored one.
     """
     defaults: dict[str, Any] = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
     if settings.get("refine_level") is not None:
         defaults["refine_level"] = settings["refine_level"]
+        defaults["refine_inset_px"] = float(settings.get("refine_inset_px", 0.0))
     if settings.get("tile_px") is not None:
         defaults["tile_px"] = int(settings["tile_px"])
         defaults["overlap"] = float(settings["overlap"])
@@ -105,7 +107,8 @@ def build_card(
     """The model card dict (see the module docstring for the meaning of each input).
 
     ``refine_tuning`` (``infer/tune_refine.py --out`` on validation frames) is required when the test
-    predictions used mask refinement, and its ``best_level`` must be the level they used.
+    predictions used mask refinement, and its ``best_level`` / ``best_inset_px`` (absent: 0 px) / ``grow_px`` must
+    be the refinement they used.
     """
     weights, train_run = Path(weights), Path(train_run)
     sha = file_digest(weights)
@@ -130,11 +133,15 @@ def build_card(
                 Path(test_pred) / "manifest.json", "used mask refinement: pass its --refine-tuning"
             )
         chosen = _read_json(refine_tuning)
-        if chosen.get("best_level") != refine_level or chosen.get("grow_px") != settings.get(
-            "refine_grow_px"
-        ):
+        used = (refine_level, float(settings.get("refine_inset_px", 0.0)), settings.get("refine_grow_px"))
+        if (
+            chosen.get("best_level"),
+            float(chosen.get("best_inset_px") or 0.0),
+            chosen.get("grow_px"),
+        ) != used:
             raise input_error(
-                refine_tuning, "best_level / grow_px differ from the test predictions' refinement"
+                refine_tuning,
+                "best_level / best_inset_px / grow_px differ from the test predictions' refinement",
             )
         refine_block = {
             "command": _command_line(chosen.get("manifest", {}), "infer/tune_refine.py"),

@@ -21,9 +21,10 @@ A *study file* (YAML, see ``train/studies/``) names the data once and a list of 
 
 Per run (``kind: pipeline``, the default) the stage scripts run as a user runs them: ``train/train.py`` ->
 ``infer/predict.py`` on the validation frames (conf 0.05) -> ``infer/tune.py`` (post-processing chosen on
-validation only) -> ``infer/tune_refine.py`` (mask-refinement level chosen on validation only, among
-``refine_levels``, default 0.4-0.7, and the unrefined masks; ``refine_levels: []`` skips it) ->
-``infer/predict.py --postproc [--refine L]`` on the test frames -> ``infer/score.py``. A ``vanilla`` run
+validation only) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
+``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) and the unrefined masks;
+``refine_levels: []`` skips it) -> ``infer/predict.py --postproc [--refine L --refine-inset I]`` on the test
+frames -> ``infer/score.py``. A ``vanilla`` run
 uses ``benchmarks/vanilla_baseline.py`` (train, predict with defaults; no tuning). Finished steps are skipped
 (outputs exist), so a study resumes. Runs can train concurrently (``parallel``): useful on a GPU with many CPU
 cores, never on a 2-core CPU (training speed collapses when cores are shared).
@@ -61,7 +62,7 @@ DEFAULT_REFINE_LEVELS = (0.4, 0.5, 0.6, 0.7)
 KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
-    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "val_f1", "val_strict_f1", "val_AP",
+    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "val_f1", "val_strict_f1", "val_AP",
     "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50", "test_APs", "test_APm",
     "test_APl",
 )  # fmt: skip
@@ -79,6 +80,7 @@ class RunSpec:
     predict: dict[str, Any] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)
     refine_levels: list[float] = field(default_factory=lambda: list(DEFAULT_REFINE_LEVELS))
+    refine_insets: list[float] = field(default_factory=lambda: [0.0])
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
@@ -128,6 +130,9 @@ def load_study(path: Path) -> tuple[dict[str, Any], list[RunSpec]]:
                 path,
                 where,
             ),
+            refine_insets=_refine_insets(
+                item.get("refine_insets", defaults.get("refine_insets", [0.0])), path, where
+            ),
         )
         needed = ("vanilla", "train_coco") if kind == "vanilla" else ("yolo", "train_coco")
         missing = [k for k in needed if k not in run.data]
@@ -142,6 +147,17 @@ def _refine_levels(value: Any, path: Path, where: str) -> list[float]:
     ok = isinstance(value, list) and all(isinstance(v, int | float) and 0.0 < float(v) < 1.0 for v in value)
     if not ok:
         raise input_error(path, f"refine_levels must be a list of numbers in (0, 1), got {value!r}", where)
+    return [float(v) for v in value]
+
+
+def _refine_insets(value: Any, path: Path, where: str) -> list[float]:
+    """The ``refine_insets`` list of a study run (px): a non-empty list of numbers in [0, 5]."""
+    ok = isinstance(value, list) and bool(value)
+    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 5.0 for v in value)
+    if not ok:
+        raise input_error(
+            path, f"refine_insets must be a non-empty list of px in [0, 5], got {value!r}", where
+        )
     return [float(v) for v in value]
 
 
@@ -211,8 +227,14 @@ class Runner:
         return out
 
     def predict(
-        self, source: Path, images_json: Path, out: Path, postproc: Path | None, refine: float | None = None
+        self,
+        source: Path,
+        images_json: Path,
+        out: Path,
+        postproc: Path | None,
+        refine: tuple[float, float] | None = None,
     ) -> None:
+        """Predict with the pipeline (``refine``: level, inset px) or the vanilla baseline, unless done."""
         if self.run.kind == "vanilla":
             if not out.with_suffix(".json").is_file():
                 device = str(self.run.predict.get("device", "cpu"))
@@ -227,7 +249,7 @@ class Runner:
         if postproc is not None:
             opts += ["--postproc", postproc]
         if refine is not None:
-            opts += ["--refine", refine]
+            opts += ["--refine", refine[0], "--refine-inset", refine[1]]
         self.sh("infer/predict.py", "--model", self.weights(), "--source", source, "--images-json", images_json,
                 "--out", out, *opts)  # fmt: skip
 
@@ -259,7 +281,8 @@ class Runner:
             val_pred = self.dir / "val_pred" / "submission_refined.json"
         val = self.score(val_gt, val_pred, self.dir / f"val_score{suffix}.json")
         row = self.base_row() | {
-            "refine": refine,
+            "refine": None if refine is None else refine[0],
+            "refine_inset_px": None if refine is None else refine[1],
             "val_f1": float(val["hackathon_f1"]["f1"]),
             "val_strict_f1": val["strict"]["f1"],
             "val_AP": val["coco"]["AP"],
@@ -280,18 +303,21 @@ class Runner:
         atomic_write_json(self.dir / "row.json", row)
         return row
 
-    def tune_refine(self, val_pred: Path, val_gt: Path, images_json: Path) -> float | None:
-        """The refinement level chosen on the validation frames (``None``: none, or the unrefined masks won).
-
-        Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined at that level)."""
+    def tune_refine(self, val_pred: Path, val_gt: Path, images_json: Path) -> tuple[float, float] | None:
+        """The refinement (level, inset px) chosen on the validation frames (``None``: none, or the unrefined
+        masks won). Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined with it)."""
         if not self.run.refine_levels:
             return None
         out = self.dir / "tune" / "refine.json"
         if not out.is_file():
             self.sh("infer/tune_refine.py", "--pred", val_pred, "--gt", val_gt, "--images", self.val_images(),
-                    "--images-json", images_json, "--level", *self.run.refine_levels, "--out", out,
+                    "--images-json", images_json, "--level", *self.run.refine_levels,
+                    "--inset-px", *self.run.refine_insets, "--out", out,
                     "--refined-out", self.dir / "val_pred" / "submission_refined.json")  # fmt: skip
-        return json.loads(out.read_text())["best_level"]
+        chosen = json.loads(out.read_text())
+        if chosen["best_level"] is None:
+            return None
+        return float(chosen["best_level"]), float(chosen.get("best_inset_px") or 0.0)
 
     def tuned_val_submission(self, postproc: Path) -> Path:
         """The validation predictions after the post-processing tuned on them (scores on it are optimistic)."""
