@@ -1,8 +1,8 @@
 """Predict particles: ``python infer/predict.py [--model PT] --source DIR|GLOB --out runs/predict/RUN [options]``.
 
 Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpuref.pt``) is used, with its model
-card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` and tuned post-processing unless those are given
-(docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and
+card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` and tuned post-processing unless
+those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and
 ``overlays/``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
 """

@@ -223,9 +223,10 @@ def resolve_model_settings(
     not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
     post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level`` and
     ``refine_inset_px``; ``no_refine`` turns it off; an explicit ``refine_level`` comes with ``refine_inset_px``
-    or 0 px, never with the card's inset; ``refine_inset_px`` alone changes the inset of the card's level), and for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's
-    ``tile_px`` / ``overlap`` for a model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is
-    set only when the card's settings were the defaults.
+    or 0 px, never with the card's inset; ``refine_inset_px`` alone changes the inset of the card's level), and
+    for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's ``tile_px`` / ``overlap`` for a
+    model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is set only when the card's
+    settings were the defaults.
     """
     if postproc_path is not None and no_postproc:
         raise input_error("--postproc", "cannot be combined with --no-postproc")

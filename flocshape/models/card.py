@@ -81,8 +81,8 @@ def predict_defaults(settings: dict[str, Any], postproc: dict[str, Any]) -> dict
     """The card's ``predict_defaults`` from the test run's recorded ``settings`` (its manifest).
 
     ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level`` and ``refine_inset_px`` (px) when the run
-    refined masks; ``tile_px`` (px)
-    and ``overlap`` (fraction) when it predicted on tiles, so that the default prediction is the scored one.
+    refined masks; ``tile_px`` (px) and ``overlap`` (fraction) when it predicted on tiles, so that the default
+    prediction is the scored one.
     """
     defaults: dict[str, Any] = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
     if settings.get("refine_level") is not None:

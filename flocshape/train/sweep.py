@@ -24,10 +24,10 @@ Per run (``kind: pipeline``, the default) the stage scripts run as a user runs t
 validation only) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
 ``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) and the unrefined masks;
 ``refine_levels: []`` skips it) -> ``infer/predict.py --postproc [--refine L --refine-inset I]`` on the test
-frames -> ``infer/score.py``. A ``vanilla`` run
-uses ``benchmarks/vanilla_baseline.py`` (train, predict with defaults; no tuning). Finished steps are skipped
-(outputs exist), so a study resumes. Runs can train concurrently (``parallel``): useful on a GPU with many CPU
-cores, never on a 2-core CPU (training speed collapses when cores are shared).
+frames -> ``infer/score.py``. A ``vanilla`` run uses ``benchmarks/vanilla_baseline.py`` (train, predict with
+defaults; no tuning). Finished steps are skipped (outputs exist), so a study resumes. Runs can train
+concurrently (``parallel``): useful on a GPU with many CPU cores, never on a 2-core CPU (training speed collapses
+when cores are shared).
 
 Output folder: ``<run>/{train,val_pred,tune,test_pred}`` (``test_pred_refined`` / ``*_refined.json`` scores when a
 refinement level was chosen), ``<run>/val_score.json``, ``<run>/test_score.json``,
@@ -62,9 +62,9 @@ DEFAULT_REFINE_LEVELS = (0.4, 0.5, 0.6, 0.7)
 KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
-    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "val_f1", "val_strict_f1", "val_AP",
-    "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50", "test_APs", "test_APm",
-    "test_APl",
+    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "val_f1",
+    "val_strict_f1", "val_AP", "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50",
+    "test_APs", "test_APm", "test_APl",
 )  # fmt: skip
 
 
