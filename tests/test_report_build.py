@@ -196,6 +196,18 @@ def test_default_out_keeps_run_manifest(tmp_path: Path) -> None:
     assert json.loads((run / "report.manifest.json").read_text())["tool"] == "infer/report.py"
 
 
+def test_provenance_shows_the_prediction_settings_the_card_filled_in(tmp_path: Path) -> None:
+    run = make_fake_run(tmp_path / "run", n_frames=1, particles_per_frame=6, size=(80, 100))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["model"] = {"sha256": "c47d9590", "shipped": True, "settings_from": {"refine": "model card"}}
+    manifest["settings"] = {"refine_level": 0.5, "refine_inset_px": 0.4, "tile_px": 640}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    html = build_report([run], out=tmp_path / "r.html", opts=ReportOptions(n_frames=1)).read_text()
+    provenance = html[html.index('id="provenance"') :]
+    for text in ("refine_inset_px", "0.4", "c47d9590", "model card", "tile_px"):
+        assert text in provenance
+
+
 def test_journal_counts_frames_without_particles(tmp_path: Path) -> None:
     run = make_fake_run(tmp_path / "run", n_frames=2, particles_per_frame=5, size=(60, 80))
     manifest = json.loads((run / "manifest.json").read_text())

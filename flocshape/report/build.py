@@ -272,11 +272,15 @@ def comparison_section(runs: Sequence[RunData], opts: ReportOptions) -> str:
 
 
 def provenance_section(runs: Sequence[RunData], opts: ReportOptions) -> str:
-    """Each run's manifest (tool, time, commit, arguments) and the report's own options."""
+    """Each run's manifest (tool, time, commit; for an ``infer/predict.py`` run the model block and the resolved
+    settings, i.e. what the model card filled in, such as the refinement level and inset; arguments) and the
+    report's own options."""
     parts = []
     for r in runs:
         m = r.manifest or {}
-        keep = {k: m.get(k) for k in ("tool", "created_utc", "git_commit", "args") if k in m}
+        keep = {
+            k: m.get(k) for k in ("tool", "created_utc", "git_commit", "model", "settings", "args") if k in m
+        }
         shown = json.dumps(keep, indent=1, ensure_ascii=False, default=str) if keep else "no manifest.json"
         parts.append(f"<h3>{escape(r.label)}</h3><pre>{escape(shown)}</pre>")
     parts.append(
