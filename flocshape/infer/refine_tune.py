@@ -35,29 +35,50 @@ CRITERION = (
 )
 
 
-def refine_results(
-    preds: Sequence[dict[str, Any]], frames: dict[int, Path], settings: RefineSettings
-) -> list[dict[str, Any]]:
-    """The results list with every mask refined against its frame (``frames``: image id -> file), same order;
-    ``segmentation`` (compressed RLE) and ``bbox`` (the mask's box, ``[x, y, w, h]`` px) change, nothing else."""
+# per frame: the indices of its predictions in the results list, the grey frame, and their decoded masks
+FrameInstances = tuple[list[int], np.ndarray, list[CropMask]]
+
+
+def load_frame_instances(preds: Sequence[dict[str, Any]], frames: dict[int, Path]) -> list[FrameInstances]:
+    """Read every frame that has predictions (grey, 8-bit) and decode its masks once, for one or many refinements;
+    one-line error naming the frame when it cannot be read."""
     by_image: dict[int, list[int]] = {}
     for k, rec in enumerate(preds):
         by_image.setdefault(int(rec["image_id"]), []).append(k)
-    out = [dict(rec) for rec in preds]
+    loaded = []
     for image_id, idx in by_image.items():
         path = frames.get(image_id)
-        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path is not None else None
+        # a missing file is checked first: cv2.imread would print its own warning line before ours
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path is not None and path.is_file() else None
         if grey is None:
             raise input_error(path or "--images", "cannot read the frame", f"image id {image_id}")
         crops = []
         for k in idx:
             mc = decode_rle_crop(preds[k]["segmentation"])
             crops.append(CropMask(mc.crop, mc.x0, mc.y0, (mc.height, mc.width)))
+        loaded.append((idx, grey, crops))
+    return loaded
+
+
+def refine_loaded(
+    preds: Sequence[dict[str, Any]], loaded: Sequence[FrameInstances], settings: RefineSettings
+) -> list[dict[str, Any]]:
+    """:func:`refine_results` on frames and masks already read by :func:`load_frame_instances`."""
+    out = [dict(rec) for rec in preds]
+    for idx, grey, crops in loaded:
         for k, crop in zip(idx, refine_crops(grey, crops, settings), strict=True):
             out[k]["segmentation"] = rle_from_crop(crop)
             h, w = crop.mask.shape
             out[k]["bbox"] = [float(crop.x0), float(crop.y0), float(w), float(h)]
     return out
+
+
+def refine_results(
+    preds: Sequence[dict[str, Any]], frames: dict[int, Path], settings: RefineSettings
+) -> list[dict[str, Any]]:
+    """The results list with every mask refined against its frame (``frames``: image id -> file), same order;
+    ``segmentation`` (compressed RLE) and ``bbox`` (the mask's box, ``[x, y, w, h]`` px) change, nothing else."""
+    return refine_loaded(preds, load_frame_instances(preds, frames), settings)
 
 
 def pair_stats(gt: dict[str, Any], preds: Sequence[dict[str, Any]]) -> dict[str, float]:
@@ -94,10 +115,11 @@ def level_table(
     """One row per candidate: the unrefined masks (``level`` and ``inset_px`` None), then every level (0-1) x inset
     (px, :class:`~flocshape.infer.refine.RefineSettings`), each with :func:`pair_stats`."""
     rows = [{"level": None, "inset_px": None, "grow_px": None, **pair_stats(gt, preds)}]
+    loaded = load_frame_instances(preds, frames)  # read and decode once for every candidate
     for level in levels:
         for inset in insets_px:
             settings = RefineSettings(level=float(level), grow_px=grow_px, inset_px=float(inset))
-            refined = refine_results(preds, frames, settings)
+            refined = refine_loaded(preds, loaded, settings)
             rows.append(
                 {
                     "level": float(level),

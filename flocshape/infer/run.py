@@ -256,9 +256,10 @@ def resolve_model_settings(
         settings_from["refine"] = "option"
     else:
         refine_level = defaults.get("refine_level")
-        settings_from["refine"] = source if refine_inset_px is None else "option"
         if refine_inset_px is None:
-            refine_inset_px = defaults.get("refine_inset_px")
+            refine_inset_px, settings_from["refine"] = defaults.get("refine_inset_px"), source
+        else:
+            settings_from["refine"] = "option"
     if refine_inset_px is not None and refine_level is None and not no_refine:
         raise input_error("--refine-inset", "needs a refinement level (--refine LEVEL; this model has none)")
     if tile_px is not None or no_tile:
