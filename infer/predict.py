@@ -1,7 +1,7 @@
 """Predict particles: ``python infer/predict.py [--model PT] --source DIR|GLOB --out runs/predict/RUN [options]``.
 
 Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpuref.pt``) is used, with its model
-card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` and tuned post-processing unless
+card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` / ``--refine-smooth`` and tuned post-processing unless
 those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and
 ``overlays/``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         "model card's with its level, else 0 (docs/predict.md)",
     )
     p.add_argument(
+        "--refine-smooth",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="with refinement: sigma of the Gaussian smoothing of the frame before thresholding (0-5 px). "
+        "Default: the model card's with its level, else 1 (docs/predict.md)",
+    )
+    p.add_argument(
         "--refine-grow-px",
         type=int,
         default=2,
@@ -136,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overlap=args.overlap,
         no_tile=args.no_tile,
         refine_inset_px=args.refine_inset,
+        refine_smooth_px=args.refine_smooth,
     )
     options = PredictOptions(
         conf=choice.conf,
@@ -150,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         refine_level=choice.refine_level,
         refine_grow_px=args.refine_grow_px,
         refine_inset_px=choice.refine_inset_px,
+        refine_smooth_px=choice.refine_smooth_px,
     )
     summary = run_predict(
         choice.model,
@@ -169,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     used = "shipped model card" if choice.card else "defaults/options"
     print(
         f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
-        f"refine {choice.refine_level} (inset {choice.refine_inset_px} px), tile {choice.tile_px}; {used})"
+        f"refine {choice.refine_level} (inset {choice.refine_inset_px} px, smooth {choice.refine_smooth_px} px), tile {choice.tile_px}; {used})"
     )
     print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
     print(f"instances: {summary.instances}")

@@ -1,15 +1,16 @@
-"""Choose the mask refinement (``infer/predict.py --refine L --refine-inset I``) on labelled validation frames.
+"""Choose the mask refinement (``infer/predict.py --refine L --refine-inset I --refine-smooth S``) on labelled
+validation frames.
 
     python infer/tune_refine.py --pred VAL_RUN/submission.json --gt VAL_GT.json --images VAL_FRAMES \\
-        [--images-json FILE] [--level 0.4 0.5 0.6 0.7] [--inset-px 0 0.5] [--grow-px 2] --out refine.json \\
-        [--refined-out FILE]
+        [--images-json FILE] [--level 0.4 0.5 0.6 0.7] [--inset-px 0 0.5] [--smooth-px 0.5 1] [--grow-px 2] \\
+        --out refine.json [--refined-out FILE]
 
-Refines the validation predictions at each level x inset (``flocshape/infer/refine.py``), scores them against the
-labels and prints a table: hackathon F1, pairs at mask IoU >= 0.5 (one-to-one), their mean IoU and median area
-ratio predicted / labelled. ``--out`` (JSON) holds the table, ``best_level`` / ``best_inset_px`` (largest
-hackathon F1, ties by the sum of matched IoU: ``flocshape/infer/refine_tune.py``; both ``null`` when the unrefined
-masks win) and a manifest. ``--refined-out`` writes the results list refined with the best choice (or, with one
-``--level`` and one ``--inset-px``, with that) — e.g. to measure shapes of already-saved predictions with
+Refines the validation predictions at each level x inset x smoothing (``flocshape/infer/refine.py``), scores them
+against the labels and prints a table: hackathon F1, pairs at mask IoU >= 0.5 (one-to-one), their mean IoU and
+median area ratio predicted / labelled. ``--out`` (JSON) holds the table, ``best_level`` / ``best_inset_px`` /
+``best_smooth_px`` (largest hackathon F1, ties by the sum of matched IoU: ``flocshape/infer/refine_tune.py``; all
+``null`` when the unrefined masks win) and a manifest. ``--refined-out`` writes the results list refined with the
+best choice (or, with one ``--level``, one ``--inset-px`` and one ``--smooth-px``, with that) — e.g. to measure shapes of already-saved predictions with
 ``infer/shape.py``. Frames are found by the ``file_name`` of ``--images-json`` (default: ``--gt``) in ``--images``.
 """
 
@@ -45,6 +46,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="candidate insets: outlines this far inside each level's contour (px, first order; default 0: at it)",
     )
     p.add_argument(
+        "--smooth-px",
+        type=float,
+        nargs="+",
+        default=None,
+        help="candidate sigmas of the Gaussian smoothing of the frame before thresholding (px; default 1)",
+    )
+    p.add_argument(
         "--out", type=Path, required=True, help="JSON with the table, best_level and best_inset_px"
     )
     p.add_argument("--refined-out", type=Path, help="write the refined results list here")
@@ -55,19 +63,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Build the table, print it, write the JSON (and the refined list)."""
     args = parse_args(argv)
     from flocshape.fsio import atomic_write_bytes, atomic_write_json
-    from flocshape.infer.refine import RefineSettings
-    from flocshape.infer.refine_tune import CRITERION, best_row, level_table, refine_results
+    from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings
+    from flocshape.infer.refine_tune import (
+        CRITERION,
+        best_row,
+        level_table,
+        refine_results,
+    )
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.score.inputs import load_json
 
+    smooths = args.smooth_px if args.smooth_px is not None else [DEFAULT_SMOOTH_PX]
     if args.grow_px < 0:
         raise input_error("--grow-px", f"must be >= 0, got {args.grow_px}")
     for level in args.level:
         for inset in args.inset_px:
-            try:
-                RefineSettings(level=level, grow_px=args.grow_px, inset_px=inset)
-            except ValueError as exc:
-                raise input_error("--level/--inset-px", str(exc)) from None
+            for smooth in smooths:
+                try:
+                    RefineSettings(level=level, grow_px=args.grow_px, inset_px=inset, smooth_sigma_px=smooth)
+                except ValueError as exc:
+                    raise input_error("--level/--inset-px/--smooth-px", str(exc)) from None
     if not args.images.is_dir():
         raise input_error(args.images, "images folder not found")
     gt, preds = load_json(args.gt), load_json(args.pred)
@@ -75,22 +90,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise input_error(args.pred, "must be a results list (JSON array)")
     names = load_json(args.images_json or args.gt).get("images") or []
     frames = {int(im["id"]): args.images / Path(str(im["file_name"])).name for im in names}
-    rows = level_table(gt, preds, frames, args.level, args.grow_px, args.inset_px)
+    rows = level_table(gt, preds, frames, args.level, args.grow_px, args.inset_px, smooths)
     best = best_row(rows)
     print(
-        "| masks | level | inset px | hackathon F1 | pairs (IoU >= 0.5) | mean IoU | median area ratio pred/label |"
+        "| masks | level | inset px | smooth px | hackathon F1 | pairs (IoU >= 0.5) | mean IoU "
+        "| median area ratio pred/label |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         what = "predicted" if r["level"] is None else "refined"
         mark = " (best)" if r is best else ""
-        level, inset = ("–", "–") if r["level"] is None else (r["level"], r["inset_px"])
-        print(f"| {what} | {level}{mark} | {inset} | {r['hackathon_f1']:.4f} | {r['pairs']} | {r['mean_iou']:.3f} | "
+        level, inset, smooth = (
+            ("–",) * 3 if r["level"] is None else (r["level"], r["inset_px"], r["smooth_px"])
+        )
+        print(f"| {what} | {level}{mark} | {inset} | {smooth} | {r['hackathon_f1']:.4f} | {r['pairs']} | {r['mean_iou']:.3f} | "
               f"{r['area_ratio']:.3f} |")  # fmt: skip
     result = {
         "criterion": CRITERION,
         "best_level": best["level"],
         "best_inset_px": best["inset_px"],
+        "best_smooth_px": best["smooth_px"],
         "grow_px": args.grow_px,
         "table": rows,
         "manifest": build_manifest(
@@ -100,17 +119,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     }
     if args.refined_out is not None:
-        single = len(args.level) == 1 and len(args.inset_px) == 1
-        level, inset = (args.level[0], args.inset_px[0]) if single else (best["level"], best["inset_px"])
+        single = len(args.level) == 1 and len(args.inset_px) == 1 and len(smooths) == 1
+        chosen = (args.level[0], args.inset_px[0], smooths[0]) if single else (
+            best["level"], best["inset_px"], best["smooth_px"])  # fmt: skip
+        level, inset, smooth = chosen
         refined = (
             preds
             if level is None
-            else refine_results(preds, frames, RefineSettings(level, args.grow_px, inset_px=inset))
+            else refine_results(
+                preds, frames, RefineSettings(level, args.grow_px, inset_px=inset, smooth_sigma_px=smooth)
+            )
         )
         atomic_write_bytes(args.refined_out, json.dumps(refined).encode())
-        result["refined_out"] = {"path": str(args.refined_out), "level": level, "inset_px": inset}
+        result["refined_out"] = {
+            "path": str(args.refined_out),
+            "level": level,
+            "inset_px": inset,
+            "smooth_px": smooth,
+        }
     atomic_write_json(args.out, result)
-    print(f"best level: {best['level']}, inset {best['inset_px']} px -> {args.out}", file=sys.stderr)
+    print(
+        f"best level: {best['level']}, inset {best['inset_px']} px, smooth {best['smooth_px']} px -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -346,6 +346,17 @@ def test_refine_moves_outlines_to_the_frame_and_is_recorded(
         _predict_main()([*base, "--out", str(tmp_path / "bad"), "--refine", "0.5", "--refine-inset", "9"])
     assert not (tmp_path / "bad").exists()
 
+    assert manifest["settings"]["refine_smooth_px"] == 1.0  # the default smoothing with an explicit level
+    smooth = [*base, "--out", str(tmp_path / "smooth"), "--refine", "0.5", "--refine-smooth", "0.5"]
+    assert run_cli(_predict_main(), smooth) == 0
+    assert (
+        json.loads((tmp_path / "smooth" / "manifest.json").read_text())["settings"]["refine_smooth_px"] == 0.5
+    )
+    assert mean_iou(tmp_path / "smooth") > 0.85
+    with pytest.raises(InputError, match="--refine-smooth.*smooth_sigma_px"):
+        _predict_main()([*base, "--out", str(tmp_path / "bad"), "--refine", "0.5", "--refine-smooth", "-1"])
+    assert not (tmp_path / "bad").exists()
+
 
 def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) -> None:
     from dataclasses import asdict
@@ -353,7 +364,10 @@ def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) ->
     from flocshape.infer.run import RUN_CONFIG, PredictOptions, _prepare_out_dir
 
     settings = {"model_sha256": "x", **asdict(PredictOptions(refine_level=0.6)), "postproc": None}
-    old = {k: v for k, v in settings.items() if k != "refine_inset_px"}  # a run made before the inset existed
+    later = ("refine_inset_px", "refine_smooth_px")
+    old = {
+        k: v for k, v in settings.items() if k not in later
+    }  # a run made before the inset and smoothing existed
     out = tmp_path / "run"
     out.mkdir()
     (out / RUN_CONFIG).write_text(json.dumps(old))
@@ -361,3 +375,5 @@ def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) ->
     _prepare_out_dir(out, settings, resume=True)
     with pytest.raises(InputError, match="refine_inset_px"):
         _prepare_out_dir(out, {**settings, "refine_inset_px": 0.5}, resume=True)
+    with pytest.raises(InputError, match="refine_smooth_px"):
+        _prepare_out_dir(out, {**settings, "refine_smooth_px": 0.5}, resume=True)

@@ -49,6 +49,20 @@ def test_rounded_prediction_of_an_elongated_particle_comes_back_elongated() -> N
     assert _iou(full, truth) > 0.9
 
 
+def test_less_smoothing_keeps_a_thin_arm_that_more_smoothing_erases() -> None:
+    body = _ellipse((80, 120), (40, 40), (14, 14), 0.0)
+    arm = np.zeros_like(body)
+    arm[39:41, 40:90] = True  # a 2-px wide arm: its crest is barely above the half-contrast level
+    truth = body | arm
+    grey = _frame([truth], blur=0.7)
+    predicted = _crop(truth)
+    areas = {}
+    for sigma in (0.5, 2.5):
+        (refined,) = refine_crops(grey, [predicted], RefineSettings(level=0.5, smooth_sigma_px=sigma))
+        areas[sigma] = int(refined.full()[:, 60:90].sum())  # what is left of the arm beyond the body
+    assert areas[0.5] >= 40 and areas[2.5] < areas[0.5] / 2
+
+
 def _radius_px(mask: np.ndarray) -> float:
     return float(np.sqrt(mask.sum() / np.pi))
 
@@ -135,6 +149,7 @@ def test_coverage_counts_overlaps() -> None:
         {"grow_px": -1},
         {"ring_px": 0},
         {"smooth_sigma_px": -1.0},
+        {"smooth_sigma_px": 6.0},
         {"inset_px": -0.5},
     ],
 )
@@ -199,6 +214,9 @@ def test_level_table_prefers_refinement_of_bulged_masks_and_ties_keep_the_masks(
     gt, preds = json.loads(gt_path.read_text()), json.loads(pred_path.read_text())
     frames = {im["id"]: tmp_path / "frames" / im["file_name"] for im in gt["images"]}
     rows = level_table(gt, preds, frames, [0.3, 0.5], grow_px=2, insets_px=[0.0, 0.5])
+    assert {r["smooth_px"] for r in rows[1:]} == {1.0} and rows[0][
+        "smooth_px"
+    ] is None  # the default smoothing
     assert [(r["level"], r["inset_px"]) for r in rows] == [
         (None, None),
         (0.3, 0.0),
@@ -306,3 +324,44 @@ def test_tune_refine_cli_inset_moves_outlines_inwards_and_is_recorded(tmp_path, 
     capsys.readouterr()
     assert run_cli(cli.main, [*base, "--inset-px", "-1", "--out", str(tmp_path / "bad.json")]) == 2
     assert "--inset-px" in capsys.readouterr().err and not (tmp_path / "bad.json").exists()
+
+
+def test_tune_refine_cli_grids_the_smoothing_and_records_the_choice(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json
+
+    from flocshape.errors import run_cli
+
+    cli = _load_tune_cli()
+    gt, pred = _labelled_frames(tmp_path)
+    base = ["--pred", str(pred), "--gt", str(gt), "--images", str(tmp_path / "frames"), "--level", "0.5"]
+    out, refined = tmp_path / "smooth.json", tmp_path / "smooth_refined.json"
+    argv = [
+        *base,
+        "--inset-px",
+        "0",
+        "0.4",
+        "--smooth-px",
+        "0.5",
+        "1",
+        "--out",
+        str(out),
+        "--refined-out",
+        str(refined),
+    ]
+    assert run_cli(cli.main, argv) == 0
+    result = json.loads(out.read_text())
+    rows = result["table"]
+    assert [(r["inset_px"], r["smooth_px"]) for r in rows[1:]] == [
+        (0.0, 0.5),
+        (0.0, 1.0),
+        (0.4, 0.5),
+        (0.4, 1.0),
+    ]
+    assert len({r["sum_iou"] for r in rows[1:]}) > 1  # the smoothing changes the outlines
+    best = max(rows, key=lambda r: (r["hackathon_f1"], r["sum_iou"]))
+    assert (result["best_inset_px"], result["best_smooth_px"]) == (best["inset_px"], best["smooth_px"])
+    assert result["refined_out"]["smooth_px"] == result["best_smooth_px"]
+    assert "| smooth px |" in capsys.readouterr().out
+    for bad in ("-1", "6"):
+        assert run_cli(cli.main, [*base, "--smooth-px", bad, "--out", str(tmp_path / "bad.json")]) == 2
+        assert "--smooth-px" in capsys.readouterr().err and not (tmp_path / "bad.json").exists()

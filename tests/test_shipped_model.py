@@ -94,7 +94,9 @@ def test_card_builder_refuses_weights_that_are_not_the_runs_best(tmp_path: Path)
         )
 
 
-def _fake_card_inputs(tmp_path: Path, refine_level: float | None, inset_px: float = 0.0) -> dict[str, Path]:
+def _fake_card_inputs(
+    tmp_path: Path, refine_level: float | None, inset_px: float = 0.0, smooth_px: float | None = None
+) -> dict[str, Path]:
     """The smallest set of run files ``build_card`` reads up to its refinement check."""
     run = tmp_path / "run"
     (run / "weights").mkdir(parents=True)
@@ -104,6 +106,8 @@ def _fake_card_inputs(tmp_path: Path, refine_level: float | None, inset_px: floa
     settings = {"model_sha256": file_digest(weights), "postproc": postproc, "imgsz": 640, "conf": 0.05}
     if refine_level is not None:
         settings |= {"refine_level": refine_level, "refine_grow_px": 2, "refine_inset_px": inset_px}
+        if smooth_px is not None:  # None: a run made before the smoothing was recorded
+            settings["refine_smooth_px"] = smooth_px
     files = {
         run / "manifest.json": {},
         tmp_path / "data" / "manifest.json": {},
@@ -127,12 +131,14 @@ def test_card_builder_refuses_refined_test_runs_without_or_against_their_level_c
         build_card(**inputs)
     other_level = tmp_path / "levels.json"
     other_level.write_text(json.dumps({"best_level": 0.5, "grow_px": 2}))
-    with pytest.raises(InputError, match="best_level / best_inset_px / grow_px differ") as err:
+    with pytest.raises(
+        InputError, match="best_level / best_inset_px / best_smooth_px / grow_px differ"
+    ) as err:
         build_card(**inputs, refine_tuning=other_level)
     assert "levels.json" in str(err.value)
     other_grow = tmp_path / "grow.json"
     other_grow.write_text(json.dumps({"best_level": 0.6, "grow_px": 3}))
-    with pytest.raises(InputError, match="best_level / best_inset_px / grow_px differ"):
+    with pytest.raises(InputError, match="best_level / best_inset_px / best_smooth_px / grow_px differ"):
         build_card(**inputs, refine_tuning=other_grow)
     other_inset = tmp_path / "inset.json"
     other_inset.write_text(json.dumps({"best_level": 0.6, "best_inset_px": 0.5, "grow_px": 2}))
@@ -165,6 +171,7 @@ def test_default_model_brings_the_cards_settings() -> None:
     assert choice.postproc == parse_postproc(card["predict_defaults"]["postproc"], "card")
     assert choice.refine_level == card["predict_defaults"]["refine_level"] == 0.5
     assert choice.refine_inset_px == card["predict_defaults"]["refine_inset_px"] == 0.4
+    assert choice.refine_smooth_px == card["predict_defaults"]["refine_smooth_px"] == 0.5
     assert card["refine_tuning"]["table"] and "infer/tune_refine.py" in card["refine_tuning"]["command"]
     assert set(choice.settings_from.values()) == {"model card"}
 
@@ -234,8 +241,8 @@ def test_card_predict_defaults_carry_refinement_and_tiling_only_when_used() -> N
     assert predict_defaults(plain, post) == {"imgsz": 640, "conf": 0.05, "postproc": post}
     tiled = plain | {"tile_px": 640, "overlap": 0.25, "refine_level": 0.6}
     assert predict_defaults(tiled, post) == {
-        "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "refine_inset_px": 0.0, "tile_px": 640,
-        "overlap": 0.25,
+        "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "refine_inset_px": 0.0,
+        "refine_smooth_px": 1.0, "tile_px": 640, "overlap": 0.25,
     }  # fmt: skip
     inset = tiled | {"refine_level": 0.5, "refine_inset_px": 0.5}
     assert (
@@ -330,3 +337,44 @@ def test_wheel_contains_the_model_and_card(tmp_path: Path) -> None:
         pt = info[f"flocshape/models/{card['file']}"]
         assert pt.file_size == card["bytes"]
         assert json.loads(zf.read(f"flocshape/models/{models.MODEL_NAME}.json"))["sha256"] == card["sha256"]
+
+
+def test_refine_smoothing_follows_the_same_rules_as_the_inset() -> None:
+    defaults = models.load_model_card()["predict_defaults"]
+    card = resolve_model_settings()
+    assert card.refine_smooth_px == defaults.get("refine_smooth_px", 1.0)
+    explicit = resolve_model_settings(None, refine_level=0.4)
+    assert (explicit.refine_level, explicit.refine_inset_px, explicit.refine_smooth_px) == (0.4, 0.0, 1.0)
+    smooth_only = resolve_model_settings(None, refine_smooth_px=2.0)
+    assert (smooth_only.refine_level, smooth_only.refine_smooth_px) == (card_refine_level(), 2.0)
+    assert smooth_only.refine_inset_px == card.refine_inset_px  # the card's other parameters stay
+    assert smooth_only.settings_from["refine"] == "option"
+    with pytest.raises(InputError, match="--refine-smooth"):
+        resolve_model_settings(None, refine_smooth_px=0.5, no_refine=True)
+    with pytest.raises(InputError, match="--refine-smooth.*needs a refinement level"):
+        resolve_model_settings(models.default_model_path(), refine_smooth_px=0.5)
+    assert resolve_model_settings(None, no_refine=True).refine_smooth_px == 1.0
+
+
+def test_card_builder_checks_the_smoothing_of_refined_test_runs(tmp_path: Path) -> None:
+    from flocshape.models.card import build_card, predict_defaults
+
+    inputs = _fake_card_inputs(tmp_path, refine_level=0.5, inset_px=0.4, smooth_px=0.5)
+    old = tmp_path / "old.json"  # a table written before the smoothing was tuned: 1 px
+    old.write_text(json.dumps({"best_level": 0.5, "best_inset_px": 0.4, "grow_px": 2}))
+    with pytest.raises(InputError, match="best_smooth_px"):
+        build_card(**inputs, refine_tuning=old)
+    same = tmp_path / "same.json"
+    same.write_text(
+        json.dumps({"best_level": 0.5, "best_inset_px": 0.4, "best_smooth_px": 0.5, "grow_px": 2})
+    )
+    with pytest.raises((InputError, KeyError, OSError)) as err:  # passes the check, then needs the real files
+        build_card(**inputs, refine_tuning=same)
+    assert "best_smooth_px" not in str(err.value)
+    settings = {
+        "imgsz": 640,
+        "conf": 0.05,
+        "refine_level": 0.5,
+        "refine_inset_px": 0.4,
+    }  # a run before smoothing
+    assert predict_defaults(settings, {})["refine_smooth_px"] == 1.0

@@ -37,7 +37,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
             {"name": "a", "train": {"epochs": 5}, "setting": "a folded\n  YAML block\n"},
             {"name": "b", "kind": "vanilla", "train": {"model": "yolov8n-seg.yaml", "time": 0.1}},
             {"name": "c", "data": {"yolo": "tiles"}, "predict": {"tile": 640}, "refine_levels": []},
-            {"name": "d", "refine_insets": [0, 0.5]},
+            {"name": "d", "refine_insets": [0, 0.5], "refine_smooths": [0.5, 1]},
         ],
     }
     _, runs = load_study(write_study(tmp_path / "s.yaml", study))
@@ -48,6 +48,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
     assert c.predict == {"imgsz": 320, "tile": 640}
     assert a.refine_levels == [0.4, 0.5, 0.6, 0.7] and c.refine_levels == []
     assert a.refine_insets == [0.0] and d.refine_insets == [0.0, 0.5]
+    assert a.refine_smooths == [1.0] and d.refine_smooths == [0.5, 1.0]
     assert a.setting == "a folded YAML block"  # one line in the markdown leaderboard
 
 
@@ -62,6 +63,7 @@ def test_load_study_applies_defaults_but_not_to_vanilla(tmp_path: Path) -> None:
         ([{"name": "a", "refine_levels": 0.6}], "refine_levels must be"),
         ([{"name": "a", "refine_insets": []}], "refine_insets must be"),
         ([{"name": "a", "refine_insets": [0.5, 6]}], "refine_insets must be"),
+        ([{"name": "a", "refine_smooths": [-1]}], "refine_smooths must be"),
         ([{"name": "a", "data": {"yolo": None, "vanilla": "v"}, "kind": "vanilla"}], None),
     ],
 )
@@ -186,8 +188,10 @@ def test_sweep_end_to_end_one_run(small_data: Path, tmp_path: Path) -> None:
     test_manifest = json.loads((out / "tiny" / f"test_pred{suffix}" / "manifest.json").read_text())
     assert test_manifest["settings"]["refine_level"] == row["refine"]
     assert row["refine_inset_px"] == (None if row["refine"] is None else 0.0)
+    assert row["refine_smooth_px"] == (None if row["refine"] is None else 1.0)
     if row["refine"] is not None:
         assert test_manifest["settings"]["refine_inset_px"] == 0.0
+        assert test_manifest["settings"]["refine_smooth_px"] == 1.0
     assert (out / "tiny" / "tune" / "postproc.json").is_file()
     board = (out / "leaderboard.md").read_text().splitlines()
     assert board[2].startswith("| tiny | pipeline | yolov8n-seg.yaml | 1 epoch | 160 | 1 |")

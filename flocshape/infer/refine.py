@@ -7,7 +7,9 @@ at *which* particle is where. This step keeps the network's instance and moves i
 
 Method, per instance (in the order given; instances are independent of each other):
 
-1. The grey frame is smoothed with a Gaussian of ``smooth_sigma_px`` (JPEG and sensor noise).
+1. The grey frame is smoothed with a Gaussian of ``smooth_sigma_px`` (JPEG and sensor noise). Smoothing adds to
+   the optical blur: straight edges stay at ``level`` 0.5 whatever it is, but thin arms and sharp corners lose
+   contrast and retract, so it is a tuned setting (the shipped card: 0.5 px; before 2026-12 always 1 px).
 2. ``background`` = median grey level of a ring ``grow_px .. grow_px + ring_px`` pixels outside the predicted mask
    (disc structuring elements), leaving out pixels of other predicted masks.
    ``particle`` = the ``particle_percentile`` percentile of the grey levels inside the predicted mask.
@@ -43,6 +45,9 @@ from scipy import ndimage
 from flocshape.infer.protomask import CropMask
 
 _MIN_RING_PIXELS = 5
+# px: sigma of the Gaussian smoothing of the frame before thresholding (RefineSettings.smooth_sigma_px); the
+# refinement's smoothing before it became a tuned setting (2026-12), so runs and cards without it used this
+DEFAULT_SMOOTH_PX = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class RefineSettings:
     level: float = 0.3
     grow_px: int = 2
     ring_px: int = 4
-    smooth_sigma_px: float = 1.0
+    smooth_sigma_px: float = DEFAULT_SMOOTH_PX
     particle_percentile: float = 75.0
     min_contrast: float = 8.0
     min_keep_frac: float = 0.3
@@ -67,8 +72,8 @@ class RefineSettings:
             )
         if not 0.0 <= self.inset_px <= 5.0:
             raise ValueError(f"refine inset_px must be in [0, 5], got {self.inset_px}")
-        if self.smooth_sigma_px < 0:
-            raise ValueError(f"refine smooth_sigma_px must be >= 0, got {self.smooth_sigma_px}")
+        if not 0.0 <= self.smooth_sigma_px <= 5.0:
+            raise ValueError(f"refine smooth_sigma_px must be in [0, 5], got {self.smooth_sigma_px}")
         if not 0.0 <= self.particle_percentile <= 100.0:
             raise ValueError(
                 f"refine particle_percentile must be in [0, 100], got {self.particle_percentile}"

@@ -1,9 +1,9 @@
 """Refine a saved results list against its frames, and choose the refinement level on labelled frames.
 
-Used by ``infer/tune_refine.py`` (and the study driver): the level and inset of ``infer/predict.py --refine
-[--refine-inset]`` are chosen on *validation* frames, like the post-processing (``infer/tune.py``).
+Used by ``infer/tune_refine.py`` (and the study driver): the level, inset and smoothing of ``infer/predict.py
+--refine [--refine-inset] [--refine-smooth]`` are chosen on *validation* frames, like the post-processing (``infer/tune.py``).
 
-Conventions: each candidate (the unrefined masks, level ``None``, and every level x inset) gets the hackathon
+Conventions: each candidate (the unrefined masks, level ``None``, and every level x inset x smoothing) gets the hackathon
 "F1 with IoU" (:func:`flocshape.score.hackathon.hackathon_f1`, the metric the post-processing is tuned for) and
 the one-to-one pairs at mask IoU >= 0.5 of ``infer/score.py``'s strict assignment
 (:func:`flocshape.score.strict.match_one_to_one`): their count, mean and summed IoU, and the median area ratio.
@@ -23,7 +23,7 @@ import numpy as np
 
 from flocshape.errors import input_error
 from flocshape.infer.protomask import CropMask, rle_from_crop
-from flocshape.infer.refine import RefineSettings, refine_crops
+from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings, refine_crops
 from flocshape.masks import decode_rle_crop, rle_areas
 from flocshape.score.hackathon import hackathon_f1
 from flocshape.score.inputs import prepare
@@ -111,23 +111,29 @@ def level_table(
     levels: Sequence[float],
     grow_px: int = 2,
     insets_px: Sequence[float] = (0.0,),
+    smooths_px: Sequence[float] = (DEFAULT_SMOOTH_PX,),
 ) -> list[dict[str, Any]]:
-    """One row per candidate: the unrefined masks (``level`` and ``inset_px`` None), then every level (0-1) x inset
-    (px, :class:`~flocshape.infer.refine.RefineSettings`), each with :func:`pair_stats`."""
-    rows = [{"level": None, "inset_px": None, "grow_px": None, **pair_stats(gt, preds)}]
+    """One row per candidate: the unrefined masks (``level``, ``inset_px`` and ``smooth_px`` None), then every
+    level (0-1) x inset (px) x smoothing sigma (px) (:class:`~flocshape.infer.refine.RefineSettings` ``level``,
+    ``inset_px``, ``smooth_sigma_px``), in that nesting order, each with :func:`pair_stats`."""
+    rows = [{"level": None, "inset_px": None, "smooth_px": None, "grow_px": None, **pair_stats(gt, preds)}]
     loaded = load_frame_instances(preds, frames)  # read and decode once for every candidate
     for level in levels:
         for inset in insets_px:
-            settings = RefineSettings(level=float(level), grow_px=grow_px, inset_px=float(inset))
-            refined = refine_loaded(preds, loaded, settings)
-            rows.append(
-                {
-                    "level": float(level),
-                    "inset_px": float(inset),
-                    "grow_px": grow_px,
-                    **pair_stats(gt, refined),
-                }
-            )
+            for smooth in smooths_px:
+                settings = RefineSettings(
+                    level=float(level), grow_px=grow_px, inset_px=float(inset), smooth_sigma_px=float(smooth)
+                )
+                refined = refine_loaded(preds, loaded, settings)
+                rows.append(
+                    {
+                        "level": float(level),
+                        "inset_px": float(inset),
+                        "smooth_px": float(smooth),
+                        "grow_px": grow_px,
+                        **pair_stats(gt, refined),
+                    }
+                )
     return rows
 
 

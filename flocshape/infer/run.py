@@ -35,7 +35,7 @@ from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_bytes, atomic_write_json, is_image_file
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
-from flocshape.infer.refine import RefineSettings, refine_crops
+from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings, refine_crops
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
 from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY, filter_predictions
@@ -68,6 +68,8 @@ class PredictOptions:
     refine_grow_px: int = 2
     # px: outlines this far inside the level's contour (RefineSettings.inset_px); used only with refine_level
     refine_inset_px: float = 0.0
+    # px: Gaussian smoothing of the frame before thresholding (RefineSettings.smooth_sigma_px); only with refine_level
+    refine_smooth_px: float = DEFAULT_SMOOTH_PX
 
 
 @dataclass
@@ -199,6 +201,11 @@ class ModelChoice:
     tile_px: int | None = None
     overlap: float = BUILTIN_OVERLAP
     refine_inset_px: float = 0.0
+    refine_smooth_px: float = DEFAULT_SMOOTH_PX
+
+
+# the refinement's tuned parameters besides its level: ModelChoice / card field -> command-line option
+REFINE_PARAMETERS = {"refine_inset_px": "--refine-inset", "refine_smooth_px": "--refine-smooth"}
 
 
 def resolve_model_settings(
@@ -213,6 +220,7 @@ def resolve_model_settings(
     overlap: float | None = None,
     no_tile: bool = False,
     refine_inset_px: float | None = None,
+    refine_smooth_px: float | None = None,
 ) -> ModelChoice:
     """Fill in what was not given (``None`` = not given).
 
@@ -221,9 +229,10 @@ def resolve_model_settings(
     apply (1280 px, 0.25, no post-processing), even for a copy of the shipped weights: scripts that tune
     post-processing on raw predictions (benchmarks/metrology_e2e.py, train/sweep.py) pass ``--model`` and must
     not get the card's filtering silently. An explicit option always wins; ``no_postproc`` turns the card's
-    post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level`` and
-    ``refine_inset_px``; ``no_refine`` turns it off; an explicit ``refine_level`` comes with ``refine_inset_px``
-    or 0 px, never with the card's inset; ``refine_inset_px`` alone changes the inset of the card's level), and
+    post-processing off. The same holds for mask refinement (``refine_level``, the card's ``refine_level``,
+    ``refine_inset_px`` and ``refine_smooth_px``; ``no_refine`` turns it off; an explicit ``refine_level`` comes
+    with the given ``refine_inset_px`` / ``refine_smooth_px`` or their defaults, 0 px / ``DEFAULT_SMOOTH_PX``, never
+    with the card's; either one alone changes that parameter of the card's refinement), and
     for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's ``tile_px`` / ``overlap`` for a
     model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is set only when the card's
     settings were the defaults.
@@ -232,8 +241,10 @@ def resolve_model_settings(
         raise input_error("--postproc", "cannot be combined with --no-postproc")
     if refine_level is not None and no_refine:
         raise input_error("--refine", "cannot be combined with --no-refine")
-    if refine_inset_px is not None and no_refine:
-        raise input_error("--refine-inset", "cannot be combined with --no-refine")
+    params = {"refine_inset_px": refine_inset_px, "refine_smooth_px": refine_smooth_px}
+    for key, flag in REFINE_PARAMETERS.items():
+        if params[key] is not None and no_refine:
+            raise input_error(flag, "cannot be combined with --no-refine")
     if tile_px is not None and no_tile:
         raise input_error("--tile", "cannot be combined with --no-tile")
     card = None
@@ -256,12 +267,13 @@ def resolve_model_settings(
         settings_from["refine"] = "option"
     else:
         refine_level = defaults.get("refine_level")
-        if refine_inset_px is None:
-            refine_inset_px, settings_from["refine"] = defaults.get("refine_inset_px"), source
-        else:
-            settings_from["refine"] = "option"
-    if refine_inset_px is not None and refine_level is None and not no_refine:
-        raise input_error("--refine-inset", "needs a refinement level (--refine LEVEL; this model has none)")
+        given = any(v is not None for v in params.values())
+        settings_from["refine"] = "option" if given else source
+        params = {k: defaults.get(k) if v is None else v for k, v in params.items()}
+    for key, flag in REFINE_PARAMETERS.items():
+        if params[key] is not None and refine_level is None and not no_refine:
+            raise input_error(flag, "needs a refinement level (--refine LEVEL; this model has none)")
+    inset, smooth = params["refine_inset_px"], params["refine_smooth_px"]
     if tile_px is not None or no_tile:
         settings_from["tile"] = "option"
     else:
@@ -280,7 +292,8 @@ def resolve_model_settings(
         refine_level=None if no_refine else refine_level,
         tile_px=None if tile_px is None else int(tile_px),
         overlap=float(overlap),
-        refine_inset_px=0.0 if no_refine or refine_inset_px is None else float(refine_inset_px),
+        refine_inset_px=0.0 if no_refine or inset is None else float(inset),
+        refine_smooth_px=DEFAULT_SMOOTH_PX if no_refine or smooth is None else float(smooth),
     )
 
 
@@ -553,10 +566,13 @@ def run_predict(
     if options.refine_level is not None:
         try:
             refine = RefineSettings(
-                level=options.refine_level, grow_px=options.refine_grow_px, inset_px=options.refine_inset_px
+                level=options.refine_level,
+                grow_px=options.refine_grow_px,
+                inset_px=options.refine_inset_px,
+                smooth_sigma_px=options.refine_smooth_px,
             )
         except ValueError as exc:
-            raise input_error("--refine/--refine-inset", str(exc)) from None
+            raise input_error("--refine/--refine-inset/--refine-smooth", str(exc)) from None
     segmenter = Segmenter(model, options.imgsz, options.conf, options.iou, options.max_det, options.device,
                           options.box_pad_px)  # fmt: skip
     model_sha256 = file_digest(model)

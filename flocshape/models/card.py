@@ -24,6 +24,7 @@ from typing import Any
 
 from flocshape.errors import input_error, run_cli
 from flocshape.fsio import atomic_write_json
+from flocshape.infer.refine import DEFAULT_SMOOTH_PX
 from flocshape.manifest import describe_input, file_digest
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY
 
@@ -77,17 +78,28 @@ def _scores(score: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def refinement_used(settings: dict[str, Any]) -> dict[str, Any]:
+    """The mask refinement a predict run's recorded ``settings`` used: ``refine_level``, ``refine_inset_px`` (px),
+    ``refine_smooth_px`` (px) and ``refine_grow_px`` (px); a parameter a run predates is its default then."""
+    return {
+        "refine_level": settings.get("refine_level"),
+        "refine_inset_px": float(settings.get("refine_inset_px", 0.0)),
+        "refine_smooth_px": float(settings.get("refine_smooth_px", DEFAULT_SMOOTH_PX)),
+        "refine_grow_px": settings.get("refine_grow_px"),
+    }
+
+
 def predict_defaults(settings: dict[str, Any], postproc: dict[str, Any]) -> dict[str, Any]:
     """The card's ``predict_defaults`` from the test run's recorded ``settings`` (its manifest).
 
-    ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level`` and ``refine_inset_px`` (px) when the run
-    refined masks; ``tile_px`` (px) and ``overlap`` (fraction) when it predicted on tiles, so that the default
-    prediction is the scored one.
+    ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level``, ``refine_inset_px`` and ``refine_smooth_px``
+    (px) when the run refined masks; ``tile_px`` (px) and ``overlap`` (fraction) when it predicted on tiles, so that
+    the default prediction is the scored one.
     """
     defaults: dict[str, Any] = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
     if settings.get("refine_level") is not None:
-        defaults["refine_level"] = settings["refine_level"]
-        defaults["refine_inset_px"] = float(settings.get("refine_inset_px", 0.0))
+        used = refinement_used(settings)
+        defaults.update({k: used[k] for k in ("refine_level", "refine_inset_px", "refine_smooth_px")})
     if settings.get("tile_px") is not None:
         defaults["tile_px"] = int(settings["tile_px"])
         defaults["overlap"] = float(settings["overlap"])
@@ -133,15 +145,18 @@ def build_card(
                 Path(test_pred) / "manifest.json", "used mask refinement: pass its --refine-tuning"
             )
         chosen = _read_json(refine_tuning)
-        used = (refine_level, float(settings.get("refine_inset_px", 0.0)), settings.get("refine_grow_px"))
-        if (
-            chosen.get("best_level"),
-            float(chosen.get("best_inset_px") or 0.0),
-            chosen.get("grow_px"),
-        ) != used:
+        tuned_choice = {
+            "refine_level": chosen.get("best_level"),
+            "refine_inset_px": float(chosen.get("best_inset_px") or 0.0),
+            "refine_smooth_px": float(
+                DEFAULT_SMOOTH_PX if chosen.get("best_smooth_px") is None else chosen["best_smooth_px"]
+            ),
+            "refine_grow_px": chosen.get("grow_px"),
+        }
+        if tuned_choice != refinement_used(settings):
             raise input_error(
                 refine_tuning,
-                "best_level / best_inset_px / grow_px differ from the test predictions' refinement",
+                "best_level / best_inset_px / best_smooth_px / grow_px differ from the test predictions' refinement",
             )
         refine_block = {
             "command": _command_line(chosen.get("manifest", {}), "infer/tune_refine.py"),

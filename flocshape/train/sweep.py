@@ -22,8 +22,9 @@ A *study file* (YAML, see ``train/studies/``) names the data once and a list of 
 Per run (``kind: pipeline``, the default) the stage scripts run as a user runs them: ``train/train.py`` ->
 ``infer/predict.py`` on the validation frames (conf 0.05) -> ``infer/tune.py`` (post-processing chosen on
 validation only) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
-``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) and the unrefined masks;
-``refine_levels: []`` skips it) -> ``infer/predict.py --postproc [--refine L --refine-inset I]`` on the test
+``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) x smoothing of
+``refine_smooths`` (px, default ``[1]``) and the unrefined masks; ``refine_levels: []`` skips it) ->
+``infer/predict.py --postproc [--refine L --refine-inset I --refine-smooth S]`` on the test
 frames -> ``infer/score.py``. A ``vanilla`` run uses ``benchmarks/vanilla_baseline.py`` (train, predict with
 defaults; no tuning). Finished steps are skipped (outputs exist), so a study resumes. Runs can train
 concurrently (``parallel``): useful on a GPU with many CPU cores, never on a 2-core CPU (training speed collapses
@@ -53,6 +54,7 @@ import yaml
 
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_json, atomic_write_text
+from flocshape.infer.refine import DEFAULT_SMOOTH_PX
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.score.inputs import subset_coco
 from flocshape.score.postprocess import filter_predictions
@@ -62,7 +64,8 @@ DEFAULT_REFINE_LEVELS = (0.4, 0.5, 0.6, 0.7)
 KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
-    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "val_f1",
+    "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "refine_smooth_px",
+    "val_f1",
     "val_strict_f1", "val_AP", "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50",
     "test_APs", "test_APm", "test_APl",
 )  # fmt: skip
@@ -81,6 +84,7 @@ class RunSpec:
     data: dict[str, str] = field(default_factory=dict)
     refine_levels: list[float] = field(default_factory=lambda: list(DEFAULT_REFINE_LEVELS))
     refine_insets: list[float] = field(default_factory=lambda: [0.0])
+    refine_smooths: list[float] = field(default_factory=lambda: [DEFAULT_SMOOTH_PX])
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any] | None) -> dict[str, Any]:
@@ -130,8 +134,14 @@ def load_study(path: Path) -> tuple[dict[str, Any], list[RunSpec]]:
                 path,
                 where,
             ),
-            refine_insets=_refine_insets(
-                item.get("refine_insets", defaults.get("refine_insets", [0.0])), path, where
+            refine_insets=_px_list(
+                "refine_insets", item.get("refine_insets", defaults.get("refine_insets", [0.0])), path, where
+            ),
+            refine_smooths=_px_list(
+                "refine_smooths",
+                item.get("refine_smooths", defaults.get("refine_smooths", [DEFAULT_SMOOTH_PX])),
+                path,
+                where,
             ),
         )
         needed = ("vanilla", "train_coco") if kind == "vanilla" else ("yolo", "train_coco")
@@ -150,14 +160,12 @@ def _refine_levels(value: Any, path: Path, where: str) -> list[float]:
     return [float(v) for v in value]
 
 
-def _refine_insets(value: Any, path: Path, where: str) -> list[float]:
-    """The ``refine_insets`` list of a study run (px): a non-empty list of numbers in [0, 5]."""
+def _px_list(key: str, value: Any, path: Path, where: str) -> list[float]:
+    """A ``refine_insets`` / ``refine_smooths`` list of a study run (px): a non-empty list of numbers in [0, 5]."""
     ok = isinstance(value, list) and bool(value)
     ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and 0.0 <= v <= 5.0 for v in value)
     if not ok:
-        raise input_error(
-            path, f"refine_insets must be a non-empty list of px in [0, 5], got {value!r}", where
-        )
+        raise input_error(path, f"{key} must be a non-empty list of px in [0, 5], got {value!r}", where)
     return [float(v) for v in value]
 
 
@@ -232,9 +240,9 @@ class Runner:
         images_json: Path,
         out: Path,
         postproc: Path | None,
-        refine: tuple[float, float] | None = None,
+        refine: tuple[float, float, float] | None = None,
     ) -> None:
-        """Predict with the pipeline (``refine``: level, inset px) or the vanilla baseline, unless done."""
+        """Predict with the pipeline (``refine``: level, inset px, smoothing px) or the vanilla baseline, unless done."""
         if self.run.kind == "vanilla":
             if not out.with_suffix(".json").is_file():
                 device = str(self.run.predict.get("device", "cpu"))
@@ -249,7 +257,7 @@ class Runner:
         if postproc is not None:
             opts += ["--postproc", postproc]
         if refine is not None:
-            opts += ["--refine", refine[0], "--refine-inset", refine[1]]
+            opts += ["--refine", refine[0], "--refine-inset", refine[1], "--refine-smooth", refine[2]]
         self.sh("infer/predict.py", "--model", self.weights(), "--source", source, "--images-json", images_json,
                 "--out", out, *opts)  # fmt: skip
 
@@ -283,6 +291,7 @@ class Runner:
         row = self.base_row() | {
             "refine": None if refine is None else refine[0],
             "refine_inset_px": None if refine is None else refine[1],
+            "refine_smooth_px": None if refine is None else refine[2],
             "val_f1": float(val["hackathon_f1"]["f1"]),
             "val_strict_f1": val["strict"]["f1"],
             "val_AP": val["coco"]["AP"],
@@ -303,8 +312,10 @@ class Runner:
         atomic_write_json(self.dir / "row.json", row)
         return row
 
-    def tune_refine(self, val_pred: Path, val_gt: Path, images_json: Path) -> tuple[float, float] | None:
-        """The refinement (level, inset px) chosen on the validation frames (``None``: none, or the unrefined
+    def tune_refine(
+        self, val_pred: Path, val_gt: Path, images_json: Path
+    ) -> tuple[float, float, float] | None:
+        """The refinement (level, inset px, smoothing px) chosen on the validation frames (``None``: none, or the unrefined
         masks won). Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined with it)."""
         if not self.run.refine_levels:
             return None
@@ -312,12 +323,17 @@ class Runner:
         if not out.is_file():
             self.sh("infer/tune_refine.py", "--pred", val_pred, "--gt", val_gt, "--images", self.val_images(),
                     "--images-json", images_json, "--level", *self.run.refine_levels,
-                    "--inset-px", *self.run.refine_insets, "--out", out,
+                    "--inset-px", *self.run.refine_insets, "--smooth-px", *self.run.refine_smooths, "--out", out,
                     "--refined-out", self.dir / "val_pred" / "submission_refined.json")  # fmt: skip
         chosen = json.loads(out.read_text())
         if chosen["best_level"] is None:
             return None
-        return float(chosen["best_level"]), float(chosen.get("best_inset_px") or 0.0)
+        smooth = chosen.get("best_smooth_px")  # absent in tables made before it was tuned
+        return (
+            float(chosen["best_level"]),
+            float(chosen.get("best_inset_px") or 0.0),
+            DEFAULT_SMOOTH_PX if smooth is None else float(smooth),
+        )
 
     def tuned_val_submission(self, postproc: Path) -> Path:
         """The validation predictions after the post-processing tuned on them (scores on it are optimistic)."""
