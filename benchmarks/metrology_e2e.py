@@ -39,7 +39,7 @@ from scipy import stats
 
 from flocshape.score.inputs import subset_coco as subset_coco_dict
 from flocshape.shape.calibrate import apply_calibration, load_calibration
-from flocshape.stats.distributions import flag_column
+from flocshape.stats.compare import CompareOptions, counted_rows
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -51,6 +51,7 @@ TRUTH_COLUMNS = {
     "feret_max_px": "vis_feret_max_px",
     "feret_min_px": "vis_feret_min_px",
     "aspect_ratio_feret": "vis_aspect_ratio_feret",
+    "aspect_ratio_ellipse": "vis_aspect_ratio_ellipse",
     "solidity": "vis_solidity",
     "convexity": "vis_convexity",
 }
@@ -78,13 +79,11 @@ def subset_coco(src: Path, file_names: set[str], out: Path) -> Path:
 
 
 def counted(table: pd.DataFrame, keep_low_score: bool = False) -> pd.DataFrame:
-    """Rows that enter size/shape statistics, as ``infer/compare.py`` counts them by default: not touching the
-    border, not too small, not flagged ``low_score`` (below the model's measurement threshold; kept with
-    ``keep_low_score``). Tables without a flag column keep every row for that flag."""
-    keep = ~flag_column(table, "touches_border") & ~flag_column(table, "too_small")
-    if not keep_low_score:
-        keep &= ~flag_column(table, "low_score")
-    return table[keep]
+    """Rows that enter shape statistics, as ``infer/compare.py`` counts them by default
+    (:func:`flocshape.stats.compare.counted_rows`): not touching the border, not too small, not flagged
+    ``low_score`` (below the model's measurement threshold; kept with ``keep_low_score``). Tables without a flag
+    column keep every row for that flag."""
+    return table[counted_rows(table, for_size=False, options=CompareOptions(keep_low_score=keep_low_score))]
 
 
 def truth_rows(truth: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -102,6 +101,8 @@ def distribution_table(pred: pd.DataFrame, gt: pd.DataFrame, truth: pd.DataFrame
     """Per descriptor: medians of predictions / GT masks / continuous truth, KS(pred, GT), KS(GT, truth)."""
     rows = []
     for desc, tcol in TRUTH_COLUMNS.items():
+        if tcol not in truth.columns:  # a truth table written before the column existed
+            continue
         p, g, t = (
             pred[desc].dropna().to_numpy(),
             gt[desc].dropna().to_numpy(),
@@ -194,8 +195,10 @@ def shift_rows(tables: dict[str, dict[str, pd.DataFrame]]) -> list[dict[str, obj
     """True / GT-mask / predicted / matched-only shift of the medians from batch A to B, per shape descriptor."""
     matched = {k: matched_pairs(tables[k]["pred"], tables[k]["gt"]) for k in "AB"}
     rows = []
-    for desc in ("aspect_ratio_feret", "feret_min_px", "ecd_px", "solidity"):
+    for desc in ("aspect_ratio_feret", "aspect_ratio_ellipse", "feret_min_px", "ecd_px", "solidity"):
         tcol = TRUTH_COLUMNS[desc]
+        if any(tcol not in tables[k]["truth"].columns for k in "AB"):  # truth written before the column existed
+            continue
         m_gt_a, m_gt_b = (float(matched[k][0][desc].median()) for k in "AB")
         m_pr_a, m_pr_b = (float(matched[k][1][desc].median()) for k in "AB")
         true_a, true_b = (float(tables[k]["truth"][tcol].median()) for k in "AB")

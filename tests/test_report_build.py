@@ -98,7 +98,7 @@ def test_self_contained_no_external_urls(report: Path) -> None:
     assert not {"script", "link", "iframe"} & p.tags
     assert not re.search(r"https?://|url\(|@import|//cdn", text)
     # plots: 1 counts + 1 cumulative + 6 descriptors; frames: 2 per run
-    assert sum(s.startswith("data:image/png") for s in p.images) == 8
+    assert sum(s.startswith("data:image/png") for s in p.images) == 9
     assert sum(s.startswith("data:image/jpeg") for s in p.images) == 4
 
 
@@ -147,10 +147,11 @@ def test_comparison_matches_compare_tables(report: Path, two_runs: tuple[Path, P
         "feret_min_px",
         "circularity",
         "aspect_ratio_feret",
+        "aspect_ratio_ellipse",
         "roundness",
         "solidity",
         "convexity",
-    ]
+    ]  # the report's TABULATED order: the Holm correction runs over this family
     want = compare_tables({"base": base, "elongated": other}, cols, CompareOptions())
     row = want[want.descriptor == "aspect_ratio_feret"].iloc[0]
     got = cell(p.cells, stat="delta_median", run="elongated", descriptor="aspect_ratio_feret")

@@ -157,6 +157,8 @@ def test_label_policy_is_explicit(small: Path) -> None:
         "touches_border",
         "vis_feret_max_px",
         "full_aspect_ratio_feret",
+        "vis_aspect_ratio_ellipse",
+        "full_aspect_ratio_ellipse",
         "vis_convexity",
         "full_solidity",
     ):

@@ -114,3 +114,37 @@ def test_split_outline_conserves_area() -> None:
     pieces = split_outline(outline, rng, min_area_px=0.0)
     assert len(pieces) >= 2
     assert sum(p.area for p in pieces) == pytest.approx(outline.area, rel=1e-9)
+
+
+@pytest.mark.parametrize("angle", [0.0, 17.0, 45.0, 101.0])
+def test_ellipse_aspect_ratio_is_exact_for_rectangles_and_ellipses(angle: float) -> None:
+    from shapely import affinity
+
+    rect = affinity.rotate(box(0, 0, 40, 10), angle)  # var ~ side^2 / 12 per axis: ratio of sides
+    assert geometry_metrics(rect)["aspect_ratio_ellipse"] == pytest.approx(0.25, abs=1e-9)
+    ellipse = affinity.rotate(affinity.scale(Point(0, 0).buffer(1, 512), 30, 12), angle)
+    assert geometry_metrics(ellipse)["aspect_ratio_ellipse"] == pytest.approx(0.4, abs=1e-4)
+
+
+def test_area_moments_subtract_holes_and_add_parts() -> None:
+    from flocshape.synth.geometry import area_moments
+
+    holed = Polygon(box(0, 0, 40, 40).exterior.coords, [box(10, 10, 30, 30).exterior.coords])
+    area, vxx, vyy, vxy = area_moments(holed)
+    assert area == pytest.approx(1200.0)
+    assert vxx == pytest.approx((40**4 - 20**4) / 12 / 1200) and vxy == pytest.approx(0.0, abs=1e-9)
+    assert vyy == pytest.approx(vxx)
+    two = shapely.union(box(0, 0, 10, 10), box(30, 0, 40, 10))  # two squares side by side: elongated along x
+    area, vxx, vyy, _ = area_moments(two)
+    assert area == pytest.approx(200.0) and vxx == pytest.approx(100 / 12 + 15**2) and vyy == pytest.approx(100 / 12)
+
+
+def test_ellipse_aspect_ratio_agrees_with_the_raster_measurement_of_the_same_outline() -> None:
+    from flocshape.shape.measure import measure_labelmap
+
+    rng = np.random.default_rng(3)
+    outline = shapely.affinity.translate(floc_outline(rng, 60.0, 0.5, 2.2), 100, 100)
+    exact = geometry_metrics(outline)["aspect_ratio_ellipse"]
+    mask = _decode(rasterise_coco_polygons(to_coco_polygons(outline), 200, 200))
+    raster = measure_labelmap(mask.astype(np.uint16))["aspect_ratio_ellipse"].iloc[0]
+    assert exact < 0.6 and raster == pytest.approx(exact, rel=0.01)  # pixel squares vs the polygon

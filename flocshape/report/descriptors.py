@@ -87,7 +87,12 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
         "aspect_ratio_feret", "aspect_ratio_feret", "ratio", "shape", "Aspect ratio Feret min/max", "AR Feret"
     ),
     Descriptor(
-        "aspect_ratio_ellipse", "aspect_ratio_ellipse", "ratio", "shape", "Aspect ratio ellipse minor/major"
+        "aspect_ratio_ellipse",
+        "aspect_ratio_ellipse",
+        "ratio",
+        "shape",
+        "Aspect ratio ellipse minor/major",
+        "AR ellipse",
     ),
     Descriptor("elongation", "elongation", "ratio", "shape", "Elongation 1 - AR(Feret)", "Elongation"),
     Descriptor("roundness", "roundness", "ratio", "shape", "Roundness 4A/(π Feret_max²)", "Roundness"),
@@ -100,7 +105,9 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
 )
 
 #: Descriptors drawn as histogram + ECDF, in this order.
-PLOTTED = ("ecd", "feret_max", "circularity", "aspect_ratio_feret", "solidity", "convexity")
+PLOTTED = (
+    "ecd", "feret_max", "circularity", "aspect_ratio_feret", "aspect_ratio_ellipse", "solidity", "convexity"
+)  # fmt: skip
 #: Descriptors in the summary table, in this order.
 TABULATED = (
     "ecd",
@@ -108,6 +115,7 @@ TABULATED = (
     "feret_min",
     "circularity",
     "aspect_ratio_feret",
+    "aspect_ratio_ellipse",
     "roundness",
     "solidity",
     "convexity",
