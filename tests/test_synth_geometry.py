@@ -136,7 +136,11 @@ def test_area_moments_subtract_holes_and_add_parts() -> None:
     assert vyy == pytest.approx(vxx)
     two = shapely.union(box(0, 0, 10, 10), box(30, 0, 40, 10))  # two squares side by side: elongated along x
     area, vxx, vyy, _ = area_moments(two)
-    assert area == pytest.approx(200.0) and vxx == pytest.approx(100 / 12 + 15**2) and vyy == pytest.approx(100 / 12)
+    assert (
+        area == pytest.approx(200.0)
+        and vxx == pytest.approx(100 / 12 + 15**2)
+        and vyy == pytest.approx(100 / 12)
+    )
 
 
 def test_ellipse_aspect_ratio_agrees_with_the_raster_measurement_of_the_same_outline() -> None:
