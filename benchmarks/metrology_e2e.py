@@ -197,9 +197,8 @@ def shift_rows(tables: dict[str, dict[str, pd.DataFrame]]) -> list[dict[str, obj
     rows = []
     for desc in ("aspect_ratio_feret", "aspect_ratio_ellipse", "feret_min_px", "ecd_px", "solidity"):
         tcol = TRUTH_COLUMNS[desc]
-        if any(
-            tcol not in tables[k]["truth"].columns for k in "AB"
-        ):  # truth written before the column existed
+        # a truth table written before the column existed has no true shift for it
+        if any(tcol not in tables[k]["truth"].columns for k in "AB"):
             continue
         m_gt_a, m_gt_b = (float(matched[k][0][desc].median()) for k in "AB")
         m_pr_a, m_pr_b = (float(matched[k][1][desc].median()) for k in "AB")

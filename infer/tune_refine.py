@@ -10,8 +10,8 @@ against the labels and prints a table: hackathon F1, pairs at mask IoU >= 0.5 (o
 median area ratio predicted / labelled. ``--out`` (JSON) holds the table, ``best_level`` / ``best_inset_px`` /
 ``best_smooth_px`` (largest hackathon F1, ties by the sum of matched IoU: ``flocshape/infer/refine_tune.py``; all
 ``null`` when the unrefined masks win) and a manifest. ``--refined-out`` writes the results list refined with the
-best choice (or, with one ``--level``, one ``--inset-px`` and one ``--smooth-px``, with that) — e.g. to measure shapes of already-saved predictions with
-``infer/shape.py``. Frames are found by the ``file_name`` of ``--images-json`` (default: ``--gt``) in ``--images``.
+best choice (or, with one ``--level``, one ``--inset-px`` and one ``--smooth-px``, with that) — e.g. to measure
+shapes of already-saved predictions with ``infer/shape.py``. Frames are found by the ``file_name`` of ``--images-json`` (default: ``--gt``) in ``--images``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="candidate sigmas of the Gaussian smoothing of the frame before thresholding (px; default 1)",
     )
     p.add_argument(
-        "--out", type=Path, required=True, help="JSON with the table, best_level and best_inset_px"
+        "--out",
+        type=Path,
+        required=True,
+        help="JSON with the table, best_level, best_inset_px and best_smooth_px",
     )
     p.add_argument("--refined-out", type=Path, help="write the refined results list here")
     return p.parse_args(argv)
@@ -64,12 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from flocshape.fsio import atomic_write_bytes, atomic_write_json
     from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings
-    from flocshape.infer.refine_tune import (
-        CRITERION,
-        best_row,
-        level_table,
-        refine_results,
-    )
+    from flocshape.infer.refine_tune import CRITERION, best_row, level_table, refine_results
     from flocshape.manifest import build_manifest, describe_input
     from flocshape.score.inputs import load_json
 

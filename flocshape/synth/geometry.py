@@ -88,11 +88,14 @@ def area_moments(geom: BaseGeometry) -> tuple[float, float, float, float]:
     clockwise); the continuous counterpart of the raster moment ellipse of ``flocshape.shape`` (covariance of the
     pixel *squares*).
     """
+    if geom.is_empty:
+        return 0.0, math.nan, math.nan, math.nan
+    ox, oy = geom.bounds[:2]  # moments about a nearby origin: no cancellation for frame-sized coordinates
     a = sx = sy = sxx = syy = sxy = 0.0
     for poly in polygon_parts(geom):
         poly = orient(poly, sign=1.0)
         for ring in (poly.exterior, *poly.interiors):
-            v = np.asarray(ring.coords)
+            v = np.asarray(ring.coords) - (ox, oy)
             x0, y0, x1, y1 = v[:-1, 0], v[:-1, 1], v[1:, 0], v[1:, 1]
             c = x0 * y1 - x1 * y0
             a += c.sum() / 2.0

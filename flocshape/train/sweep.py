@@ -65,9 +65,8 @@ KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
     "run", "kind", "model", "setting", "imgsz", "epochs", "train_min", "refine", "refine_inset_px", "refine_smooth_px",
-    "val_f1",
-    "val_strict_f1", "val_AP", "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP", "test_AP50",
-    "test_APs", "test_APm", "test_APl",
+    "val_f1", "val_strict_f1", "val_AP", "val_AP50", "test_f1", "test_strict_f1", "test_mean_iou", "test_AP",
+    "test_AP50", "test_APs", "test_APm", "test_APl",
 )  # fmt: skip
 
 
@@ -315,8 +314,8 @@ class Runner:
     def tune_refine(
         self, val_pred: Path, val_gt: Path, images_json: Path
     ) -> tuple[float, float, float] | None:
-        """The refinement (level, inset px, smoothing px) chosen on the validation frames (``None``: none, or the unrefined
-        masks won). Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined with it)."""
+        """The refinement (level, inset px, smoothing px) chosen on the validation frames (``None``: none, or the
+        unrefined masks won). Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined with it)."""
         if not self.run.refine_levels:
             return None
         out = self.dir / "tune" / "refine.json"
