@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flocshape.errors import input_error, run_cli
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from metrology_e2e import counted, markdown, matched_pairs, rel  # noqa: E402
 
@@ -36,9 +38,9 @@ DESCRIPTORS = ("aspect_ratio_feret", "aspect_ratio_ellipse")
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A particle table, or exit with a one-line error naming the file."""
+    """A particle table; a missing file is a one-line error naming it (exit 2 through ``run_cli``)."""
     if not path.is_file():
-        sys.exit(f"error: {path}: not found")
+        raise input_error(path, "not found")
     return pd.read_parquet(path)
 
 
@@ -138,4 +140,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_cli(main))

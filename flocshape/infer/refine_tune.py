@@ -137,6 +137,19 @@ def level_table(
     return rows
 
 
+def chosen_refinement(tuning: dict[str, Any]) -> dict[str, Any]:
+    """The refinement an ``infer/tune_refine.py --out`` file chose, as ``refine_level`` (None: the unrefined masks
+    won), ``refine_inset_px``, ``refine_smooth_px`` and ``refine_grow_px``; a parameter a table was written before
+    is its default then (inset 0 px, smoothing ``DEFAULT_SMOOTH_PX``)."""
+    inset, smooth = tuning.get("best_inset_px"), tuning.get("best_smooth_px")
+    return {
+        "refine_level": tuning.get("best_level"),
+        "refine_inset_px": 0.0 if inset is None else float(inset),
+        "refine_smooth_px": DEFAULT_SMOOTH_PX if smooth is None else float(smooth),
+        "refine_grow_px": tuning.get("grow_px"),
+    }
+
+
 def best_row(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The chosen row: largest ``hackathon_f1``, ties by larger ``sum_iou``, then the earlier row (module docstring).
 

@@ -25,6 +25,7 @@ from typing import Any
 from flocshape.errors import input_error, run_cli
 from flocshape.fsio import atomic_write_json
 from flocshape.infer.refine import DEFAULT_SMOOTH_PX
+from flocshape.infer.refine_tune import chosen_refinement
 from flocshape.manifest import describe_input, file_digest
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY
 
@@ -145,15 +146,7 @@ def build_card(
                 Path(test_pred) / "manifest.json", "used mask refinement: pass its --refine-tuning"
             )
         chosen = _read_json(refine_tuning)
-        tuned_choice = {
-            "refine_level": chosen.get("best_level"),
-            "refine_inset_px": float(chosen.get("best_inset_px") or 0.0),
-            "refine_smooth_px": float(
-                DEFAULT_SMOOTH_PX if chosen.get("best_smooth_px") is None else chosen["best_smooth_px"]
-            ),
-            "refine_grow_px": chosen.get("grow_px"),
-        }
-        if tuned_choice != refinement_used(settings):
+        if chosen_refinement(chosen) != refinement_used(settings):
             raise input_error(
                 refine_tuning,
                 "best_level / best_inset_px / best_smooth_px / grow_px differ from the test predictions' refinement",

@@ -29,16 +29,17 @@ class MomentEllipse(NamedTuple):
     orientation_deg: float
 
 
+def covariance_axes(var_x: float, var_y: float, cov_xy: float) -> tuple[float, float, float]:
+    """Eigenvalues ``lambda_1 >= lambda_2 >= 0`` of a 2-D covariance (px^2) and the major-axis direction (radians,
+    in the coordinates of the covariance)."""
+    mean = 0.5 * (var_x + var_y)
+    half_diff = math.hypot(0.5 * (var_x - var_y), cov_xy)
+    return mean + half_diff, max(mean - half_diff, 0.0), 0.5 * math.atan2(2.0 * cov_xy, var_x - var_y)
+
+
 def moment_ellipse(var_x: float, var_y: float, cov_xy: float) -> MomentEllipse:
     """Ellipse from the (population) covariance of the pixel centres, in image coordinates (y down)."""
-    a = var_x + PIXEL_VARIANCE
-    c = var_y + PIXEL_VARIANCE
-    b = cov_xy
-    mean = 0.5 * (a + c)
-    half_diff = math.hypot(0.5 * (a - c), b)
-    lam1 = mean + half_diff
-    lam2 = max(mean - half_diff, 0.0)
-    theta = 0.5 * math.atan2(2.0 * b, a - c)  # major-axis direction in image coordinates
+    lam1, lam2, theta = covariance_axes(var_x + PIXEL_VARIANCE, var_y + PIXEL_VARIANCE, cov_xy)
     return MomentEllipse(
         major_px=4.0 * math.sqrt(lam1),
         minor_px=4.0 * math.sqrt(lam2),

@@ -23,6 +23,8 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
+from flocshape.shape.ellipse import covariance_axes
+
 METRIC_NAMES = (
     "area_px",
     "perimeter_px",
@@ -115,8 +117,7 @@ def ellipse_aspect_ratio(geom: BaseGeometry) -> float:
     area, vxx, vyy, vxy = area_moments(geom)
     if area <= 0:
         return math.nan
-    half_trace, det_root = (vxx + vyy) / 2.0, math.hypot((vxx - vyy) / 2.0, vxy)
-    lam_max, lam_min = half_trace + det_root, max(half_trace - det_root, 0.0)
+    lam_max, lam_min, _ = covariance_axes(vxx, vyy, vxy)
     return math.sqrt(lam_min / lam_max) if lam_max > 0 else math.nan
 
 

@@ -55,6 +55,7 @@ import yaml
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_json, atomic_write_text
 from flocshape.infer.refine import DEFAULT_SMOOTH_PX
+from flocshape.infer.refine_tune import chosen_refinement
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.score.inputs import subset_coco
 from flocshape.score.postprocess import filter_predictions
@@ -324,15 +325,10 @@ class Runner:
                     "--images-json", images_json, "--level", *self.run.refine_levels,
                     "--inset-px", *self.run.refine_insets, "--smooth-px", *self.run.refine_smooths, "--out", out,
                     "--refined-out", self.dir / "val_pred" / "submission_refined.json")  # fmt: skip
-        chosen = json.loads(out.read_text())
-        if chosen["best_level"] is None:
+        chosen = chosen_refinement(json.loads(out.read_text()))
+        if chosen["refine_level"] is None:
             return None
-        smooth = chosen.get("best_smooth_px")  # absent in tables made before it was tuned
-        return (
-            float(chosen["best_level"]),
-            float(chosen.get("best_inset_px") or 0.0),
-            DEFAULT_SMOOTH_PX if smooth is None else float(smooth),
-        )
+        return float(chosen["refine_level"]), chosen["refine_inset_px"], chosen["refine_smooth_px"]
 
     def tuned_val_submission(self, postproc: Path) -> Path:
         """The validation predictions after the post-processing tuned on them (scores on it are optimistic)."""
