@@ -1,4 +1,4 @@
-"""Watershed baseline: parameter search on validation frames, printed as a table (issue 6).
+"""Watershed baseline: parameter search on validation frames, printed as a table.
 
     nice python benchmarks/baseline_watershed.py search [--data runs/hack/data] [--val runs/hack/yolo/images/val]
         [--every 3] [--out runs/baselines/search]

@@ -4,7 +4,7 @@ Oracle (uses the labels, so it is a bound, never a method): a prediction is a *f
 that holds at least ``--inside`` (default 0.7) of its mask (intersection over the prediction's area, pycocotools
 ``iscrowd`` IoU). When one labelled particle holds two or more fragments, they are replaced by their union (score:
 the highest); every other prediction is kept as it is. The results list written is then measured with
-``infer/shape.py`` and compared with ``benchmarks/metrology_e2e.py --shift-only`` (BENCHMARKS.md, issue 5).
+``infer/shape.py`` and compared with ``benchmarks/metrology_e2e.py --shift-only`` (docs/history.md, the elongation batch pair).
 
 Usage::
 

@@ -83,8 +83,9 @@ def atomic_write_table(path: str | os.PathLike[str], table: Any) -> Path:
 def atomic_dir(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces ``path``, on error it is removed.
 
-    With ``overwrite=False`` an existing ``path`` is an error. The old folder (if any) is moved aside
-    and deleted only after the new one is in place.
+    With ``overwrite=False`` an existing ``path`` is an error. The old folder (if any) is moved aside (by a
+    rename) and deleted only after the new one is in place; an old file or link is unlinked the same way. Which
+    paths may be replaced at all is decided beforehand by :mod:`flocshape.outputs`.
     """
     path = Path(path).absolute()
     if path.exists() and not overwrite:
@@ -98,9 +99,20 @@ def atomic_dir(path: str | os.PathLike[str], overwrite: bool = True) -> Iterator
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    if path.exists() or path.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent)) / path.name
         os.replace(path, old)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            os.replace(old, path)  # put the old one back
+            old.parent.rmdir()
+        raise
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old.parent, ignore_errors=True)
+        else:
+            old.unlink()
+            old.parent.rmdir()

@@ -31,7 +31,8 @@ def encode_rle(mask: np.ndarray) -> dict[str, Any]:
 def to_compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
     """Any COCO segmentation (polygons, uncompressed or compressed RLE) as one compressed RLE (pycocotools form).
 
-    Multi-part polygons are merged into one RLE (union). ``counts`` may be ``bytes`` in the result.
+    Multi-part polygons are merged into one RLE (union); polygon vertices must lie within one image size of the
+    image (beyond that pycocotools' rasteriser takes minutes). ``counts`` may be ``bytes`` in the result.
     Raises ``ValueError`` for a malformed segmentation; the caller names the file and record.
     """
     if isinstance(segmentation, list):
@@ -45,6 +46,12 @@ def to_compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, A
                 raise ValueError(f"polygon with fewer than 3 points ({len(p) // 2})")
             if not np.all(np.isfinite(p)):
                 raise ValueError("polygon with non-finite coordinates")
+            xs, ys = np.asarray(p[0::2]), np.asarray(p[1::2])
+            if xs.min() < -width or xs.max() > 2 * width or ys.min() < -height or ys.max() > 2 * height:
+                # pycocotools rasterises every edge point by point: far-off vertices take minutes and gigabytes
+                raise ValueError(
+                    f"polygon reaches more than an image size outside the {width}x{height} px image"
+                )
         return mask_utils.merge(mask_utils.frPyObjects(polys, height, width))
     if isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
         size = segmentation["size"]

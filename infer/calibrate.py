@@ -20,12 +20,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, integer, real
 from flocshape.errors import input_error, run_cli
+
+FIT_TOOL, APPLY_TOOL = "infer/calibrate.py fit", "infer/calibrate.py apply"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/calibrate.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="fit curves on labelled frames")
     fit.add_argument("--gt", type=Path, required=True, help="COCO instances file of the labelled frames")
@@ -33,29 +36,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--pred", type=Path, required=True, help="results list (submission.json) on the same frames"
     )
     fit.add_argument("--out", type=Path, required=True, help="calibration JSON to write")
-    fit.add_argument("--iou-min", type=float, default=0.5, help="mask IoU for a pair (default 0.5)")
-    fit.add_argument("--bins", type=int, default=20, help="quantile bins per curve (default 20)")
-    fit.add_argument("--min-per-bin", type=int, default=30, help="fewest pairs per bin (default 30)")
+    fit.add_argument(
+        "--iou-min", type=real(0.0, 1.0, lo_open=True), default=0.5, help="mask IoU for a pair (default 0.5)"
+    )
+    fit.add_argument("--bins", type=integer(2), default=20, help="quantile bins per curve (default 20)")
+    fit.add_argument("--min-per-bin", type=integer(1), default=30, help="fewest pairs per bin (default 30)")
     app = sub.add_parser("apply", help="calibrate a particle table")
     app.add_argument("--table", type=Path, required=True, help="particle table (.parquet or .csv)")
     app.add_argument("--calibration", type=Path, required=True, help="JSON written by 'fit'")
     app.add_argument("--out", type=Path, required=True, help="calibrated table (.parquet or .csv)")
+    for sub_parser in (fit, app):
+        sub_parser.add_argument(
+            "--overwrite", action="store_true", help="replace an --out file another tool wrote"
+        )
     return p.parse_args(argv)
 
 
 def _fit(args: argparse.Namespace) -> int:
     from flocshape.fsio import atomic_write_json
     from flocshape.manifest import build_manifest, describe_input
-    from flocshape.score.inputs import load_json, prepare
+    from flocshape.outputs import claim_file
+    from flocshape.score.inputs import load_json, prepare, require_overlap
     from flocshape.shape.calibrate import fit_calibration, match_pairs, paired_tables
     from flocshape.shape.sources import measure_coco
 
-    if not 0.0 < args.iou_min <= 1.0:
-        raise input_error("--iou-min", f"must be in (0, 1], got {args.iou_min}")
-    if args.bins < 2 or args.min_per_bin < 1:
-        raise input_error("--bins/--min-per-bin", "need --bins >= 2 and --min-per-bin >= 1")
+    claim_file(args.out, FIT_TOOL, [args.gt, args.pred], args.overwrite)
     gt, preds = load_json(args.gt), load_json(args.pred)
     prepared = prepare(gt, preds, args.gt, args.pred)
+    require_overlap(prepared, args.pred)
     pairs = match_pairs(prepared, args.iou_min)
     gt_pairs, pred_pairs = paired_tables(pairs, preds, measure_coco(args.gt), measure_coco(args.pred))
     try:
@@ -65,7 +73,7 @@ def _fit(args: argparse.Namespace) -> int:
     calibration["n_matched"] = len(pairs)
     calibration["mean_pair_iou"] = float(pairs["iou"].mean()) if len(pairs) else None
     calibration["manifest"] = build_manifest(
-        "infer/calibrate.py fit",
+        FIT_TOOL,
         vars(args),
         {"gt": describe_input(args.gt), "pred": describe_input(args.pred)},
     )
@@ -81,24 +89,25 @@ def _fit(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace) -> int:
     from flocshape.fsio import atomic_write_json, atomic_write_table
     from flocshape.manifest import build_manifest, describe_input
+    from flocshape.outputs import claim_file
     from flocshape.shape.calibrate import apply_calibration, load_calibration
     from flocshape.stats.compare import load_particle_table
 
     if args.out.suffix.lower() not in (".parquet", ".csv"):
         raise input_error(args.out, "output name must end in .parquet or .csv")
-    if args.out.resolve() == args.table.resolve():
-        raise input_error(args.out, "would overwrite the input table; choose another --out")
+    sidecar = args.out.with_name(args.out.name + ".manifest.json")
+    claim_file(args.out, APPLY_TOOL, [args.table, args.calibration], args.overwrite, companions=[sidecar])
     curves = load_calibration(args.calibration)
     table = apply_calibration(load_particle_table(args.table), curves)
     atomic_write_table(args.out, table)
     manifest = build_manifest(
-        "infer/calibrate.py apply",
+        APPLY_TOOL,
         vars(args),
         {"table": describe_input(args.table), "calibration": describe_input(args.calibration)},
         outputs={"table": str(args.out.absolute()), "rows": len(table)},
         calibrated=sorted(c for c in curves if c in table),
     )
-    atomic_write_json(args.out.with_name(args.out.name + ".manifest.json"), manifest)
+    atomic_write_json(sidecar, manifest)
     print(
         f"{len(table)} particles, calibrated {len(manifest['calibrated'])} descriptors -> {args.out}",
         file=sys.stderr,

@@ -10,15 +10,21 @@ A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: so
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, fraction, integer, non_negative, positive, real
 from flocshape.errors import run_cli
+from flocshape.infer.checks import check_device, check_postproc_values, check_predict_inputs
 from flocshape.infer.run import (
     BUILTIN_CONF,
     BUILTIN_IMGSZ,
     BUILTIN_OVERLAP,
+    JOURNAL,
+    ModelChoice,
     PredictOptions,
+    RunSummary,
     find_sources,
     per_frame_ms,
     resolve_model_settings,
@@ -29,7 +35,7 @@ from flocshape.models import MODEL_NAME
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/predict.py", description=__doc__.splitlines()[0])
     p.add_argument(
         "--model",
         type=Path,
@@ -43,34 +49,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="run folder, e.g. runs/predict/RUN")
     p.add_argument(
         "--conf",
-        type=float,
+        type=fraction(),
         default=None,
         help=f"minimum confidence (default: the model card's for the shipped model, else {BUILTIN_CONF})",
     )
-    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU (default 0.7)")
-    p.add_argument("--max-det", type=int, default=1000, help="most instances per frame / tile (default 1000)")
+    p.add_argument("--iou", type=real(0.0, 1.0, lo_open=True), default=0.7, help="NMS IoU (default 0.7)")
+    p.add_argument(
+        "--max-det", type=integer(1), default=1000, help="most instances per frame / tile (default 1000)"
+    )
     p.add_argument(
         "--imgsz",
-        type=int,
+        type=integer(32, multiple_of=32),
         default=None,
         help=f"network input size, px (default: the model card's for the shipped model, else {BUILTIN_IMGSZ})",
     )
     p.add_argument(
         "--tile",
-        type=int,
+        type=integer(32),
         default=None,
         help="predict on tiles of this size, px, at native resolution (default: the model card's for the shipped "
         "model, else whole frames)",
     )
     p.add_argument(
         "--overlap",
-        type=float,
+        type=real(0.0, 1.0, hi_open=True),
         default=None,
         help=f"tile overlap fraction (default: the model card's for the shipped model, else {BUILTIN_OVERLAP})",
     )
     p.add_argument("--no-tile", action="store_true", help="whole frames, even for the shipped model")
     p.add_argument(
-        "--box-pad", type=int, default=0, help="widen each mask window by this many px (default 0)"
+        "--box-pad",
+        type=integer(0, 32),
+        default=None,
+        help="widen each mask window (the predicted box) by this many px, so that a mask is not cut straight where "
+        "the network says the particle goes on (default: the model card's for the shipped model, else 0)",
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu; e.g. 0 for the first GPU)")
     p.add_argument("--save-overlays", action="store_true", help="write outlines on frames to OUT/overlays/")
@@ -84,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-postproc", action="store_true", help="no post-processing, not even the model card's")
     p.add_argument(
         "--measure-min-score",
-        type=float,
+        type=fraction(),
         default=None,
         metavar="S",
         help="flag particles scored below S as low_score in particles.parquet: kept in submission.json, left out "
@@ -92,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--refine",
-        type=float,
+        type=fraction(),
         default=None,
         metavar="LEVEL",
         help="refine masks against the frame: edge at LEVEL (0-1) of the local particle contrast, e.g. 0.6 "
@@ -103,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--refine-inset",
-        type=float,
+        type=non_negative(),
         default=None,
         metavar="PX",
         help="with refinement: place outlines PX inside the LEVEL contour (first order; 0-5 px). Default: the "
@@ -111,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--refine-smooth",
-        type=float,
+        type=non_negative(),
         default=None,
         metavar="PX",
         help="with refinement: sigma of the Gaussian smoothing of the frame before thresholding (0-5 px). "
@@ -119,12 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--refine-grow-px",
-        type=int,
+        type=integer(0),
         default=2,
         help="how far refinement may move an outline outwards (default 2)",
     )
     p.add_argument(
-        "--um-per-px", type=float, default=None, help="scale; adds micrometre columns to the table"
+        "--um-per-px", type=positive(), default=None, help="scale; adds micrometre columns to the table"
     )
     return p
 
@@ -132,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the prediction; exit code 0, or 3 when some frames failed."""
     args = build_parser().parse_args(argv)
+    sources = find_sources(args.source)
+    source_dir = Path(args.source) if Path(args.source).is_dir() else None
+    check_predict_inputs(
+        sources, args.out, args.images_json, args.model, args.postproc, args.resume, source_dir
+    )
+    check_device(args.device)
     choice = resolve_model_settings(
         args.model,
         args.imgsz,
@@ -145,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         no_tile=args.no_tile,
         refine_inset_px=args.refine_inset,
         refine_smooth_px=args.refine_smooth,
+        box_pad_px=args.box_pad,
     )
     options = PredictOptions(
         conf=choice.conf,
@@ -153,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         imgsz=choice.imgsz,
         tile_px=choice.tile_px,
         overlap=choice.overlap,
-        box_pad_px=args.box_pad,
+        box_pad_px=choice.box_pad_px,
         um_per_px=args.um_per_px,
         device=str(args.device),
         refine_level=choice.refine_level,
@@ -161,9 +180,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         refine_inset_px=choice.refine_inset_px,
         refine_smooth_px=choice.refine_smooth_px,
     )
-    summary = run_predict(
+    check_postproc_values(choice.postproc, args.postproc or "postproc")
+    created = _first_missing(Path(args.out).absolute())
+    try:
+        summary = _run(args, choice, options, sources)
+    except BaseException:
+        _remove_if_unused(Path(args.out), created)
+        raise
+    done_now = summary.frames_total - summary.frames_done_before
+    used = "shipped model card" if choice.card else "defaults/options"
+    print(
+        f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
+        f"refine {choice.refine_level} (inset {choice.refine_inset_px} px, smooth {choice.refine_smooth_px} px), "
+        f"box pad {choice.box_pad_px} px, tile {choice.tile_px}; {used})"
+    )
+    print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
+    print(f"instances: {summary.instances}")
+    print(f"per frame (ms): {per_frame_ms(summary, done_now)}")
+    print(f"out: {Path(args.out).absolute()}")
+    return summary.exit_code
+
+
+def _first_missing(out: Path) -> Path | None:
+    """The outermost folder of ``out`` (``out`` included) that does not exist yet, or ``None``."""
+    missing = None
+    while not out.exists() and out != out.parent:
+        missing, out = out, out.parent
+    return missing
+
+
+def _remove_if_unused(out: Path, created: Path | None) -> None:
+    """Remove the folders this invocation created (``created``: the outermost) when it failed before finishing
+    any frame, so that a corrected rerun starts clean; a folder that existed before, or a run with a finished
+    frame, is kept."""
+    journal = out / JOURNAL
+    if created is not None and created.is_dir() and (not journal.exists() or journal.stat().st_size == 0):
+        shutil.rmtree(created, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace, choice: ModelChoice, options: PredictOptions, sources: list[Path]
+) -> RunSummary:
+    """:func:`run_predict` with the parsed options."""
+    return run_predict(
         choice.model,
-        find_sources(args.source),
+        sources,
         args.out,
         options,
         images_json=args.images_json,
@@ -175,17 +236,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings_from=choice.settings_from,
         measure_min_score=args.measure_min_score,
     )
-    done_now = summary.frames_total - summary.frames_done_before
-    used = "shipped model card" if choice.card else "defaults/options"
-    print(
-        f"model: {choice.model} (imgsz {choice.imgsz}, conf {choice.conf}, postproc {choice.postproc}, "
-        f"refine {choice.refine_level} (inset {choice.refine_inset_px} px, smooth {choice.refine_smooth_px} px), tile {choice.tile_px}; {used})"
-    )
-    print(f"frames: {summary.frames_ok}/{summary.frames_total} ok, {len(summary.failed)} failed")
-    print(f"instances: {summary.instances}")
-    print(f"per frame (ms): {per_frame_ms(summary, done_now)}")
-    print(f"out: {Path(args.out).absolute()}")
-    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from flocshape.cliargs import Parser, integer, positive  # noqa: E402
 from flocshape.errors import input_error, run_cli  # noqa: E402
 from flocshape.report.build import ReportOptions, build_report  # noqa: E402
 from flocshape.report.descriptors import descriptor_names  # noqa: E402
@@ -23,21 +24,22 @@ from flocshape.report.descriptors import descriptor_names  # noqa: E402
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/report.py", description=__doc__.splitlines()[0])
     p.add_argument(
         "runs", nargs="+", type=Path, help="run folders (particles.parquet, submission.json, manifest.json)"
     )
     p.add_argument("--out", type=Path, default=None, help="report file (default: FIRST_RUN/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file another tool wrote")
     p.add_argument(
         "--color-by", default="circularity", help=f"outline colour: one of {', '.join(descriptor_names())}"
     )
     p.add_argument(
-        "--um-per-px", type=float, default=None, help="scale in µm per pixel (default: pixel units)"
+        "--um-per-px", type=positive(), default=None, help="scale in µm per pixel (default: pixel units)"
     )
     p.add_argument(
         "--images", type=Path, default=None, help="frame images folder (default: manifest args.source)"
     )
-    p.add_argument("--frames", type=int, default=4, help="sample frames per run (default 4)")
+    p.add_argument("--frames", type=integer(0), default=4, help="sample frames per run (default 4)")
     p.add_argument("--labels", nargs="+", default=None, help="run names shown in the report (one per run)")
     p.add_argument("--title", default="Particle shape report", help="report title")
     return p.parse_args(argv)
@@ -48,12 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.labels is not None and len(args.labels) != len(args.runs):
         raise input_error("--labels", f"{len(args.labels)} labels for {len(args.runs)} runs")
-    if args.frames < 0:
-        raise input_error("--frames", f"must be >= 0, got {args.frames}")
     opts = ReportOptions(
         color_by=args.color_by, um_per_px=args.um_per_px, n_frames=args.frames, title=args.title
     )
-    out = build_report(args.runs, args.out, opts, images_dir=args.images, labels=args.labels)
+    out = build_report(
+        args.runs, args.out, opts, images_dir=args.images, labels=args.labels, overwrite=args.overwrite
+    )
     print(out)
     return 0
 

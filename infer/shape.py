@@ -10,17 +10,19 @@ Writes the particle table (parquet, or CSV when the name ends in .csv) atomicall
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, positive
 from flocshape.errors import input_error, run_cli
+
+TOOL = "infer/shape.py"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/shape.py", description=__doc__.splitlines()[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--coco", type=Path, help="COCO instances file or results/submission list (JSON)")
     src.add_argument("--labelmap-dir", type=Path, help="folder of 16-bit PNG instance label maps")
@@ -28,8 +30,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--images-json", type=Path, help="COCO file mapping image ids to file names (results lists)"
     )
-    p.add_argument("--um-per-px", type=float, help="scale; adds _um / _um2 columns")
+    p.add_argument("--um-per-px", type=positive(), help="scale; adds _um / _um2 columns")
     p.add_argument("--out", type=Path, required=True, help="output table: .parquet or .csv")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file another tool wrote")
     return p.parse_args(argv)
 
 
@@ -38,15 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from flocshape.fsio import atomic_write_json, atomic_write_table
     from flocshape.manifest import build_manifest, describe_input
+    from flocshape.outputs import claim_file
     from flocshape.shape import schema
     from flocshape.shape.sources import measure_coco, measure_labelmap_dir
 
-    if args.um_per_px is not None and not (math.isfinite(args.um_per_px) and args.um_per_px > 0):
-        raise input_error("--um-per-px", f"must be a positive number, got {args.um_per_px}")
     if args.out.suffix.lower() not in (".parquet", ".csv"):
         raise input_error(args.out, "output name must end in .parquet or .csv")
     if args.images is not None and not args.images.is_dir():
         raise input_error(args.images, "images folder not found")
+    sidecar = args.out.with_name(args.out.name + ".manifest.json")
+    sources = [args.coco, args.labelmap_dir, args.images, args.images_json]
+    claim_file(args.out, TOOL, sources, args.overwrite, companions=[sidecar])
     if args.coco is not None:
         table = measure_coco(args.coco, args.images, args.um_per_px, args.images_json)
         inputs = {"coco": describe_input(args.coco)}
@@ -59,14 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs["images_json"] = describe_input(args.images_json)
     atomic_write_table(args.out, table)
     manifest = build_manifest(
-        "infer/shape.py",
+        TOOL,
         vars(args),
         inputs,
         outputs={"table": str(args.out.absolute()), "rows": len(table)},
         perimeter_estimator=schema.PERIMETER_ESTIMATOR,
         min_area_px_for_shape=schema.MIN_AREA_PX_FOR_SHAPE,
     )
-    atomic_write_json(args.out.with_name(args.out.name + ".manifest.json"), manifest)
+    atomic_write_json(sidecar, manifest)
     print(f"{len(table)} particles -> {args.out}", file=sys.stderr)
     return 0
 

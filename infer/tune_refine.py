@@ -22,12 +22,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, fraction, integer, non_negative
 from flocshape.errors import input_error, run_cli
+
+TOOL = "infer/tune_refine.py"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/tune_refine.py", description=__doc__.splitlines()[0])
     p.add_argument(
         "--pred", type=Path, required=True, help="results list (submission.json) on labelled frames"
     )
@@ -35,19 +38,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--images", type=Path, required=True, help="folder of the frames")
     p.add_argument("--images-json", type=Path, help="COCO file naming the frames (default: --gt)")
     p.add_argument(
-        "--level", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.7], help="candidate levels (0-1)"
+        "--level", type=fraction(), nargs="+", default=[0.4, 0.5, 0.6, 0.7], help="candidate levels (0-1)"
     )
-    p.add_argument("--grow-px", type=int, default=2, help="how far an outline may move outwards (default 2)")
+    p.add_argument(
+        "--grow-px", type=integer(0), default=2, help="how far an outline may move outwards (default 2)"
+    )
     p.add_argument(
         "--inset-px",
-        type=float,
+        type=non_negative(),
         nargs="+",
         default=[0.0],
         help="candidate insets: outlines this far inside each level's contour (px, first order; default 0: at it)",
     )
     p.add_argument(
         "--smooth-px",
-        type=float,
+        type=non_negative(),
         nargs="+",
         default=None,
         help="candidate sigmas of the Gaussian smoothing of the frame before thresholding (px; default 1)",
@@ -59,6 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="JSON with the table, best_level, best_inset_px and best_smooth_px",
     )
     p.add_argument("--refined-out", type=Path, help="write the refined results list here")
+    p.add_argument("--overwrite", action="store_true", help="replace output files another tool wrote")
     return p.parse_args(argv)
 
 
@@ -69,11 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings
     from flocshape.infer.refine_tune import CRITERION, best_row, level_table, refine_results
     from flocshape.manifest import build_manifest, describe_input
-    from flocshape.score.inputs import load_json
+    from flocshape.outputs import claim_file, mentions_tool
+    from flocshape.records import check_coco
+    from flocshape.score.inputs import load_json, prepare, require_overlap
 
     smooths = args.smooth_px if args.smooth_px is not None else [DEFAULT_SMOOTH_PX]
-    if args.grow_px < 0:
-        raise input_error("--grow-px", f"must be >= 0, got {args.grow_px}")
     for level in args.level:
         for inset in args.inset_px:
             for smooth in smooths:
@@ -83,11 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise input_error("--level/--inset-px/--smooth-px", str(exc)) from None
     if not args.images.is_dir():
         raise input_error(args.images, "images folder not found")
+    inputs = [args.pred, args.gt, args.images, args.images_json]
+    claim_file(args.out, TOOL, inputs, args.overwrite)
+    if args.refined_out is not None:
+        if args.refined_out.absolute() == args.out.absolute():
+            raise input_error(args.refined_out, "is also --out; choose another file", "--refined-out")
+        earlier = args.out.is_file() and mentions_tool(
+            args.out, TOOL, args.refined_out.name
+        )  # named by --out
+        claim_file(args.refined_out, TOOL, inputs, args.overwrite or earlier, "--refined-out")
     gt, preds = load_json(args.gt), load_json(args.pred)
-    if not isinstance(preds, list):
-        raise input_error(args.pred, "must be a results list (JSON array)")
-    names = load_json(args.images_json or args.gt).get("images") or []
-    frames = {int(im["id"]): args.images / Path(str(im["file_name"])).name for im in names}
+    require_overlap(prepare(gt, preds, args.gt, args.pred), args.pred)
+    names_src = args.images_json or args.gt
+    index = check_coco(load_json(names_src), names_src, need_annotations=False)
+    frames = {k: args.images / Path(im.file_name).name for k, im in index.images.items()}
     rows = level_table(gt, preds, frames, args.level, args.grow_px, args.inset_px, smooths)
     best = best_row(rows)
     print(
@@ -111,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "grow_px": args.grow_px,
         "table": rows,
         "manifest": build_manifest(
-            "infer/tune_refine.py",
+            TOOL,
             vars(args),
             {"pred": describe_input(args.pred), "gt": describe_input(args.gt)},
         ),

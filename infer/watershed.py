@@ -12,12 +12,13 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, integer, positive
 from flocshape.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(prog="infer/watershed.py", description=__doc__.splitlines()[0])
     p.add_argument("--source", required=True, help="folder of frames or a quoted glob pattern")
     p.add_argument(
         "--images-json", type=Path, default=None, help="COCO file with 'images' (image ids by file name)"
@@ -26,10 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--params", type=Path, default=None, help="JSON object of WatershedParams (defaults otherwise)"
     )
-    p.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument("--workers", type=integer(1), default=1, help="processes (default 1)")
     p.add_argument(
-        "--um-per-px", type=float, default=None, help="scale; adds micrometre columns to the table"
+        "--overwrite", action="store_true", help="replace a non-empty --out folder another tool wrote"
+    )
+    p.add_argument(
+        "--um-per-px", type=positive(), default=None, help="scale; adds micrometre columns to the table"
     )
     return p
 

@@ -1,4 +1,4 @@
-"""Classical baseline (issue 6): threshold + distance-transform watershed on frames with known discs."""
+"""Classical baseline: threshold + distance-transform watershed on frames with known discs."""
 
 from __future__ import annotations
 
@@ -326,5 +326,10 @@ def test_unreadable_frame_is_reported_and_the_rest_is_written(two_frames, tmp_pa
     manifest = json.loads((out / "manifest.json").read_text())
     assert [Path(f["file"]).name for f in manifest["failed_frames"]] == ["b.png"]
     assert {p["image_id"] for p in json.loads((out / "submission.json").read_text())} == {11}
-    # a non-empty output folder is refused without --overwrite
-    assert run_cli(cli.main, ["--source", str(src), "--images-json", str(gt), "--out", str(out)]) == 2
+    # an earlier watershed run is replaced; another non-empty folder is refused without --overwrite
+    assert run_cli(cli.main, ["--source", str(src), "--images-json", str(gt), "--out", str(out)]) == 3
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep")
+    assert run_cli(cli.main, ["--source", str(src), "--images-json", str(gt), "--out", str(other)]) == 2
+    assert [q.name for q in other.iterdir()] == ["mine.txt"]

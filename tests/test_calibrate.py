@@ -184,7 +184,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert _run(SHAPE, "--coco", pred, "--out", table) == 0
     capsys.readouterr()
     assert _run(CALIBRATE, "apply", "--table", table, "--calibration", gt, "--out", table) == 2
-    assert "overwrite" in capsys.readouterr().err
+    assert "is also an input" in capsys.readouterr().err
     assert _run(CALIBRATE, "apply", "--table", table, "--calibration", gt, "--out", tmp_path / "o.csv") == 2
     err = capsys.readouterr().err
     assert "not a calibration file" in err and str(gt) in err

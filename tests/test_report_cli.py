@@ -67,8 +67,11 @@ def test_cli_missing_parquet_is_one_line_error(tmp_path: Path) -> None:
     [
         ("missing_columns", "missing columns ['ecd_px']"),
         ("corrupt_parquet", "not a readable parquet file"),
-        ("bad_submission_record", "submission.json: record 1: segmentation is not a compressed RLE"),
-        ("submission_not_json", "submission.json: not valid JSON"),
+        (
+            "bad_submission_record",
+            "submission.json: prediction 1 (image_id 1): segmentation is not a compressed RLE",
+        ),
+        ("submission_not_json", "submission.json: invalid JSON"),
         ("unknown_color", "--color-by: unknown descriptor 'hue'"),
         ("not_a_folder", "not a folder"),
     ],
@@ -86,9 +89,9 @@ def test_bad_input_messages(
     elif setup == "corrupt_parquet":
         (bad / "particles.parquet").write_bytes(b"PAR1 this is not parquet")
     elif setup == "bad_submission_record":
-        good = {"image_id": 1, "segmentation": encode_rle(np.ones((4, 4), bool))}
+        good = {"image_id": 1, "score": 0.9, "segmentation": encode_rle(np.ones((4, 4), bool))}
         (bad / "submission.json").write_text(
-            json.dumps([good, {"image_id": 1, "segmentation": [[0, 0, 1, 1]]}])
+            json.dumps([good, {"image_id": 1, "score": 0.8, "segmentation": [[0, 0, 1, 1]]}])
         )
     elif setup == "submission_not_json":
         (bad / "submission.json").write_text("[{")

@@ -127,7 +127,10 @@ def test_labelmap_dir(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda c: c["annotations"][1].pop("segmentation"), "annotations[1] (id=102): no 'segmentation'"),
+        (
+            lambda c: c["annotations"][1].pop("segmentation"),
+            "annotations[1] (id=102): missing key 'segmentation'",
+        ),
         (lambda c: c["annotations"][0].update(image_id=99), "annotations[0] (id=101): image_id 99 is not"),
         (
             lambda c: c["annotations"][0]["segmentation"].update(counts="!!"),
@@ -154,7 +157,7 @@ def test_invalid_json_and_missing_image(coco_dir: Path, capsys) -> None:
     bad = coco_dir / "broken.json"
     bad.write_text("{not json")
     assert run_cli(CLI.main, ["--coco", str(bad), "--out", str(coco_dir / "x.parquet")]) == 2
-    assert "not valid JSON" in capsys.readouterr().err
+    assert "invalid JSON" in capsys.readouterr().err
     (coco_dir / "0007.png").unlink()
     argv = [
         "--coco",

@@ -189,6 +189,7 @@ def test_explicit_options_win_over_the_card(tmp_path: Path) -> None:
         "postproc": "option",
         "refine": "model card",
         "tile": "model card",
+        "box_pad": "model card",
     }
     assert choice.refine_level == card_refine_level()
     unrefined = resolve_model_settings(None, no_refine=True)
@@ -233,6 +234,21 @@ def test_tiling_comes_from_the_card_unless_given() -> None:
         resolve_model_settings(None, tile_px=512, no_tile=True)
 
 
+def test_box_pad_comes_from_the_card_unless_given(tmp_path: Path) -> None:
+    defaults = models.load_model_card()["predict_defaults"]
+    choice = resolve_model_settings()
+    assert (
+        choice.box_pad_px == defaults.get("box_pad_px", 0) and choice.settings_from["box_pad"] == "model card"
+    )
+    explicit = resolve_model_settings(None, box_pad_px=5)
+    assert (explicit.box_pad_px, explicit.settings_from["box_pad"]) == (5, "option")
+    assert resolve_model_settings(None, box_pad_px=0).box_pad_px == 0
+    copy = tmp_path / "weights.pt"
+    shutil.copyfile(models.default_model_path(), copy)
+    builtin = resolve_model_settings(copy)
+    assert (builtin.box_pad_px, builtin.settings_from["box_pad"]) == (0, "built-in default")
+
+
 def test_card_predict_defaults_carry_refinement_and_tiling_only_when_used() -> None:
     from flocshape.models.card import predict_defaults
 
@@ -244,6 +260,8 @@ def test_card_predict_defaults_carry_refinement_and_tiling_only_when_used() -> N
         "imgsz": 640, "conf": 0.05, "postproc": post, "refine_level": 0.6, "refine_inset_px": 0.0,
         "refine_smooth_px": 1.0, "tile_px": 640, "overlap": 0.25,
     }  # fmt: skip
+    assert predict_defaults(tiled | {"box_pad_px": 0}, post) == predict_defaults(tiled, post)
+    assert predict_defaults(tiled | {"box_pad_px": 2}, post)["box_pad_px"] == 2
     inset = tiled | {"refine_level": 0.5, "refine_inset_px": 0.5}
     assert (
         predict_defaults(inset, post)["refine_level"],
@@ -265,7 +283,7 @@ def test_explicit_model_gets_builtin_defaults_even_for_the_shipped_weights(tmp_p
         assert choice.refine_level is None
         assert choice.settings_from == {"model": "option", "imgsz": "built-in default", "conf": "built-in default",
                                         "postproc": "built-in default", "refine": "built-in default",
-                                        "tile": "built-in default"}  # fmt: skip
+                                        "tile": "built-in default", "box_pad": "built-in default"}  # fmt: skip
         assert choice.tile_px is None
     assert models.card_for_model(copy) is not None and models.card_for_model(other) is None
 
@@ -314,7 +332,7 @@ def test_predict_without_model_records_the_shipped_model_and_settings(tmp_path: 
     assert manifest["settings"]["conf"] == card["predict_defaults"]["conf"]
     assert manifest["model"]["settings_from"] == {"model": "model card", "imgsz": "option", "conf": "model card",
                                                   "postproc": "option", "refine": "model card",
-                                                  "tile": "model card"}  # fmt: skip
+                                                  "tile": "model card", "box_pad": "model card"}  # fmt: skip
     assert manifest["settings"]["refine_level"] == card_refine_level()
 
 

@@ -15,7 +15,7 @@ from flocshape.synth.cli import main
     [
         (["--frames", "25"], "--frames"),
         (["--frames", "-10"], "--frames"),
-        (["--frames", "abc"], "invalid int"),
+        (["--frames", "abc"], "not an integer"),
         (["--test-frac", "1.5"], "--test-frac"),
         (["--test-frac", "0.0"], "--test-frac"),
         (["--preset", "bogus"], "unknown preset"),

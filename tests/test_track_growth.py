@@ -210,12 +210,14 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys) -> None:
     out = tmp_path / "track"
     broken = tmp_path / "broken.json"
     broken.write_text(
-        json.dumps([{"image_id": 999, "segmentation": {"size": [HEIGHT, WIDTH], "counts": "x"}}])
+        json.dumps(
+            [{"image_id": 999, "score": 0.9, "segmentation": {"size": [HEIGHT, WIDTH], "counts": "x"}}]
+        )
     )
     cases = [
         (["--pred", str(pred)], "needs --images-json"),
         (["--pred", str(broken), "--images-json", str(images_json)], "image_id 999 is not in"),
-        (["--pred", str(tmp_path / "nope.json"), "--images-json", str(images_json)], "no such file"),
+        (["--pred", str(tmp_path / "nope.json"), "--images-json", str(images_json)], "file not found"),
         (
             ["--pred", str(pred), "--images-json", str(images_json), "--descriptors", "solidity"],
             "not available",

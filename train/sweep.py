@@ -6,24 +6,28 @@ split, and writes ``OUT/leaderboard.md`` / ``.csv``. A thin CLI over :mod:`flocs
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from flocshape.cliargs import Parser, integer
 from flocshape.errors import run_cli
+from flocshape.outputs import check_writable
 from flocshape.train.sweep import run_study
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run the study, print the leaderboard; exit 1 if a run failed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(prog="train/sweep.py", description=__doc__.splitlines()[0])
     parser.add_argument("study", type=Path, help="study YAML (see train/studies/)")
     parser.add_argument("--out", required=True, type=Path, help="study folder (resumes what is done)")
     parser.add_argument("--only", default=None, help="comma-separated run names (default: all)")
-    parser.add_argument("--parallel", type=int, default=1, help="runs at once (GPU machines only; default 1)")
+    parser.add_argument(
+        "--parallel", type=integer(1), default=1, help="runs at once (GPU machines only; default 1)"
+    )
     args = parser.parse_args(argv)
+    check_writable(args.out / "leaderboard.md")
     only = [s for s in args.only.split(",") if s] if args.only else None
-    rows = run_study(args.study, args.out, only=only, parallel=max(1, args.parallel), cli_args=vars(args))
+    rows = run_study(args.study, args.out, only=only, parallel=args.parallel, cli_args=vars(args))
     print((args.out / "leaderboard.md").read_text())
     failed = [r["run"] for r in rows if "error" in r]
     for r in rows:

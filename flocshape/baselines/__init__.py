@@ -1,4 +1,4 @@
-"""Baselines scored side by side with the YOLO-seg pipeline (issue 6).
+"""Baselines scored side by side with the YOLO-seg pipeline.
 
 * :mod:`flocshape.baselines.watershed` - grey threshold + distance-transform watershed (scikit-image), the way
   ImageJ users segment particles (``infer/watershed.py``);

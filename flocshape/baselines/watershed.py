@@ -54,6 +54,7 @@ from flocshape.fsio import atomic_dir, atomic_write_json
 from flocshape.infer.protomask import CropMask, rle_from_crop
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.masks import MaskCrop
+from flocshape.outputs import claim_dir
 from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
 
 THRESHOLDS = ("otsu", "fixed", "local")
@@ -61,6 +62,7 @@ MARKERS = ("peak_local_max", "h_maxima")
 SCORES = ("mean_grey", "solidity", "constant")
 CATEGORY_ID = 1  # the hackathon's single class "Normal"
 EXIT_SOME_FRAMES_FAILED = 3
+TOOL = "infer/watershed.py"
 _CONNECTIVITY_8 = np.ones((3, 3), dtype=bool)
 
 
@@ -412,7 +414,9 @@ def run_watershed(
     cli_args: dict[str, Any] | None = None,
 ) -> WatershedRunSummary:
     """Segment ``sources`` into the run folder ``out`` (``submission.json``, ``particles.parquet``,
-    ``manifest.json``), built in a temporary sibling folder and renamed into place when complete.
+    ``manifest.json``), built in a temporary sibling folder and renamed into place when complete. ``out`` follows
+    the output policy of :mod:`flocshape.outputs` (an earlier watershed run is replaced; another non-empty
+    folder only with ``overwrite``; never one holding the frames).
 
     Image ids come from ``images_json`` by file name, else the integer file stem (as ``infer/predict.py``).
     Bad input raises :class:`~flocshape.errors.InputError` before anything is written; unreadable frames are
@@ -420,9 +424,7 @@ def run_watershed(
     """
     from flocshape.infer.run import assign_image_ids
 
-    out = Path(out).absolute()
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise input_error(out, "output folder exists and is not empty (pass --overwrite to replace it)")
+    out = claim_dir(out, TOOL, [*sources, images_json, params_path], overwrite)
     if workers < 1:
         raise input_error("--workers", f"must be >= 1, got {workers}")
     if um_per_px is not None and not (math.isfinite(um_per_px) and um_per_px > 0):
@@ -451,7 +453,7 @@ def run_watershed(
         if path is not None:
             inputs[key] = describe_input(path)
     manifest = build_manifest(
-        "infer/watershed.py",
+        TOOL,
         cli_args or {},
         inputs=inputs,
         method="grey threshold + distance-transform watershed (scikit-image)",

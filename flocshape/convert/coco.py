@@ -36,13 +36,18 @@ class CocoImage:
 
 @dataclass(frozen=True)
 class CocoAnnotation:
-    """One ``annotations`` record (segmentation kept as given: polygon list or RLE dict)."""
+    """One ``annotations`` record (segmentation kept as given: polygon list or RLE dict).
+
+    ``has_attributes``: the record carries an ``attributes`` object (CVAT's exports do; see
+    :mod:`flocshape.convert.interop` for what that means for ``iscrowd``).
+    """
 
     id: int
     image_id: int
     category_id: int
     segmentation: Any = field(repr=False)
     iscrowd: bool = False
+    has_attributes: bool = False
 
 
 @dataclass
@@ -125,7 +130,14 @@ def _parse_annotation(rec: Any, index: int, source: str) -> CocoAnnotation:
     crowd = rec.get("iscrowd", 0)
     if crowd not in (0, 1, True, False):
         raise input_error(source, f"'iscrowd' must be 0 or 1, got {crowd!r}", where)
-    return CocoAnnotation(rec["id"], rec["image_id"], rec["category_id"], rec["segmentation"], bool(crowd))
+    return CocoAnnotation(
+        rec["id"],
+        rec["image_id"],
+        rec["category_id"],
+        rec["segmentation"],
+        bool(crowd),
+        isinstance(rec.get("attributes"), dict),
+    )
 
 
 def _parse_categories(obj: dict[str, Any], source: str) -> list[dict[str, Any]]:

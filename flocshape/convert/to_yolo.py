@@ -10,6 +10,10 @@ height, 6 decimals). The row's single ring is chosen for fidelity (see :mod:`flo
 
 Fidelity is measured per written row: IoU between the source mask and pycocotools' rasterisation of the
 coordinates *as written* (after rounding), summarised in the manifest (mean, p1, min, worst instances).
+
+Labelling tools' exports are read as they come (:mod:`flocshape.convert.interop`): frames are found by exact
+name, basename, or basename without Label Studio's upload prefix; ``iscrowd=1`` masks of CVAT exports are
+kept as instances (``--iscrowd auto``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ from flocshape.convert.coco import (
     check_segmentation,
     load_coco,
 )
+from flocshape.convert.interop import (
+    CROWD_POLICIES,
+    MATCH_RULES,
+    check_unambiguous,
+    frame_basename,
+    keep_crowd,
+    resolve_frame,
+)
 from flocshape.convert.rings import ULTRALYTICS_MAX_VERTICES, bridge_all, crop_to_ring, ring_to_rle
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_text
@@ -66,6 +78,7 @@ class YoloOptions:
     keep_source_polygons: bool = True
     hardlink: bool = False
     workers: int = 1
+    iscrowd: str = "auto"
 
 
 @dataclass
@@ -98,6 +111,7 @@ class _ImageOutcome:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     clipped: list[int] = field(default_factory=list)
     tiles: list[dict[str, Any]] = field(default_factory=list)
+    crowd_kept: list[int] = field(default_factory=list)
 
 
 def polygon_outside_image(seg: Any, height: int, width: int) -> bool:
@@ -195,8 +209,10 @@ def _convert_image(job: _ImageJob) -> _ImageOutcome:
     converted: list[tuple[CocoAnnotation, int, InstanceRing | None, Any]] = []
     for ann, cls in job.annotations:
         if ann.iscrowd:
-            _skip(out, job, ann, "iscrowd")
-            continue
+            if not keep_crowd(ann.has_attributes, opts.iscrowd):
+                _skip(out, job, ann, "iscrowd")
+                continue
+            out.crowd_kept.append(ann.id)
         if polygon_outside_image(ann.segmentation, job.height, job.width):
             if opts.strict:
                 raise input_error(
@@ -226,7 +242,7 @@ def _convert_image(job: _ImageJob) -> _ImageOutcome:
 
 
 def _write_frame(job: _ImageJob, converted: list, out: _ImageOutcome) -> None:
-    stem = Path(job.image.file_name).stem
+    stem = Path(frame_basename(job.image.file_name)).stem
     lines = []
     for ann, cls, inst, _ in converted:
         lines.append(format_row(cls, inst.ring, job.height, job.width))
@@ -244,7 +260,7 @@ def _write_frame(job: _ImageJob, converted: list, out: _ImageOutcome) -> None:
     (label_dir / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     _place(
         job.src_path,
-        job.out_root / "images" / job.split / Path(job.image.file_name).name,
+        job.out_root / "images" / job.split / frame_basename(job.image.file_name),
         job.options.hardlink,
     )
 
@@ -256,7 +272,7 @@ def _write_tiles(job: _ImageJob, converted: list, out: _ImageOutcome) -> None:
         raise input_error(
             job.source, f"image file {job.src_path} cannot be decoded", f"image id={job.image.id}"
         )
-    stem = Path(job.image.file_name).stem
+    stem = Path(frame_basename(job.image.file_name)).stem
     tile_w, tile_h = min(opts.tile_px, job.width), min(opts.tile_px, job.height)
     for ty in tile_origins(job.height, opts.tile_px, opts.overlap):
         for tx in tile_origins(job.width, opts.tile_px, opts.overlap):
@@ -310,9 +326,8 @@ def _write_tiles(job: _ImageJob, converted: list, out: _ImageOutcome) -> None:
 
 
 def _image_path(images_dir: Path, image: CocoImage) -> Path:
-    """``images_dir/file_name``, else ``images_dir/<basename>`` (COCO files often carry a sub-folder)."""
-    direct = images_dir / image.file_name
-    return direct if direct.is_file() else images_dir / Path(image.file_name).name
+    """The frame of ``image`` in ``images_dir`` by the rules of :func:`flocshape.convert.interop.resolve_frame`."""
+    return resolve_frame(images_dir, image.file_name)[0]
 
 
 def _group_keys(data: CocoDataset, opts: YoloOptions) -> list[str]:
@@ -387,10 +402,16 @@ def convert_coco_to_yolo(
         raise input_error(images_dir, "images folder not found")
     _check_out_dir(out_dir, [json_path, images_dir])
     data = load_coco(json_path)
-    sizes = [check_image_file(_image_path(images_dir, im), im, data.source) for im in data.images]
+    resolved = [resolve_frame(images_dir, im.file_name) for im in data.images]
+    sizes = [
+        check_image_file(path, im, data.source) for im, (path, _) in zip(data.images, resolved, strict=True)
+    ]
+    check_unambiguous(
+        [(im.id, im.file_name, p) for im, (p, _) in zip(data.images, resolved, strict=True)], data.source
+    )
     stems: dict[str, int] = {}
     for im in data.images:
-        stem = Path(im.file_name).stem
+        stem = Path(frame_basename(im.file_name)).stem
         if stem in stems:
             raise input_error(
                 data.source,
@@ -432,6 +453,7 @@ def convert_coco_to_yolo(
         ]
         outcomes = _run_jobs(jobs, opts.workers)
         manifest = _build_manifest(data, json_path, images_dir, opts, jobs, outcomes, keys, is_val)
+        manifest["frame_names"] = {r: sum(1 for _, rule in resolved if rule == r) for r in MATCH_RULES}
         _write_data_yaml(tmp, out_dir, data, opts)
         write_manifest(tmp, manifest)
     return manifest
@@ -478,6 +500,7 @@ def _build_manifest(
         "annotations": len(data.annotations),
         "rows_written": len(rows),
         "skipped_iscrowd": sum(1 for s in skipped if s["reason"] == "iscrowd"),
+        "iscrowd_kept": sum(len(o.crowd_kept) for o in outcomes),
         "skipped_zero_area": sum(1 for s in skipped if s["reason"] == "zero area"),
         "dropped_tile_slivers": sum(1 for s in skipped if s["reason"].startswith("tile sliver")),
         "clipped_to_image": len(clipped),
@@ -564,6 +587,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--strict", action="store_true", help="iscrowd, zero-area and out-of-image instances are errors"
     )
+    ap.add_argument(
+        "--iscrowd",
+        choices=CROWD_POLICIES,
+        default="auto",
+        help="iscrowd=1 annotations: auto = keep those with an 'attributes' object (CVAT's masks), skip the "
+        "others (COCO crowd regions); keep; skip (default auto)",
+    )
     return ap
 
 
@@ -597,6 +627,7 @@ def options_from_args(args: argparse.Namespace) -> YoloOptions:
         keep_source_polygons=not args.no_source_polygons,
         hardlink=args.hardlink,
         workers=max(1, args.workers),
+        iscrowd=args.iscrowd,
     )
 
 
@@ -609,6 +640,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"wrote {args.out}: {c['images_train']} train / {c['images_val']} val images, {c['rows_written']} rows, "
         f"{c['skipped_iscrowd']} iscrowd + {c['skipped_zero_area']} zero-area skipped, {c['clipped_to_image']} clipped"
     )
+    if c["iscrowd_kept"]:
+        msg += f", {c['iscrowd_kept']} iscrowd masks kept"
     if f.get("instances"):
         msg += f"; IoU mean {f['iou_mean']:.5f} p1 {f['iou_p1']:.5f} min {f['iou_min']:.5f}"
     print(msg)

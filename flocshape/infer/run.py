@@ -7,8 +7,9 @@ Outputs in the run folder ``OUT``:
   mask's bounding box in px; ``category_id`` = class index + 1);
 * ``particles.parquet``: one row per instance, from ``flocshape.shape.measure.measure_instances`` (measured per
   frame while the frame is in memory; ``instance_id`` = index of the prediction within its frame, by score);
-* ``journal.jsonl``: one flushed line per finished frame (predictions and particle rows); ``--resume`` skips the
-  frames it lists as done, and the final files are assembled from it;
+* ``journal.jsonl``: one flushed line per finished frame (predictions, particle rows and the sha256 of the frame's
+  bytes); ``--resume`` skips the frames it lists as done from the same bytes (a changed frame is predicted again),
+  and the final files are assembled from it;
 * ``overlays/`` (``--save-overlays``): outlines drawn on each frame (JPEG);
 * ``manifest.json``: arguments, inputs, versions, counts, failed frames, timings.
 
@@ -39,7 +40,7 @@ from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings, refine_cro
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
 from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY, filter_predictions
-from flocshape.shape.measure import measure_instances
+from flocshape.shape.measure import concat_tables, measure_instances
 
 JOURNAL = "journal.jsonl"
 RUN_CONFIG = "run_config.json"
@@ -202,6 +203,7 @@ class ModelChoice:
     overlap: float = BUILTIN_OVERLAP
     refine_inset_px: float = 0.0
     refine_smooth_px: float = DEFAULT_SMOOTH_PX
+    box_pad_px: int = 0
 
 
 # the refinement's tuned parameters besides its level: ModelChoice / card field -> command-line option
@@ -221,6 +223,7 @@ def resolve_model_settings(
     no_tile: bool = False,
     refine_inset_px: float | None = None,
     refine_smooth_px: float | None = None,
+    box_pad_px: int | None = None,
 ) -> ModelChoice:
     """Fill in what was not given (``None`` = not given).
 
@@ -234,8 +237,9 @@ def resolve_model_settings(
     with the given ``refine_inset_px`` / ``refine_smooth_px`` or their defaults, 0 px / ``DEFAULT_SMOOTH_PX``, never
     with the card's; either one alone changes that parameter of the card's refinement), and
     for tiled prediction (``tile_px`` in px and ``overlap``, a fraction; the card's ``tile_px`` / ``overlap`` for a
-    model trained on native-resolution tiles; ``no_tile`` = whole frames). ``card`` is set only when the card's
-    settings were the defaults.
+    model trained on native-resolution tiles; ``no_tile`` = whole frames) and for ``box_pad_px`` (px the mask window
+    is widened beyond the predicted box; the card's, else 0). ``card`` is set only when the card's settings were
+    the defaults.
     """
     if postproc_path is not None and no_postproc:
         raise input_error("--postproc", "cannot be combined with --no-postproc")
@@ -281,6 +285,9 @@ def resolve_model_settings(
         settings_from["tile"] = source
     if overlap is None:
         overlap = float(defaults.get("overlap", BUILTIN_OVERLAP))
+    settings_from["box_pad"] = "option" if box_pad_px is not None else source
+    if box_pad_px is None:
+        box_pad_px = int(defaults.get("box_pad_px", 0))
     return ModelChoice(
         model=Path(model),
         imgsz=int(imgsz if imgsz is not None else defaults.get("imgsz", BUILTIN_IMGSZ)),
@@ -294,6 +301,7 @@ def resolve_model_settings(
         overlap=float(overlap),
         refine_inset_px=0.0 if no_refine or inset is None else float(inset),
         refine_smooth_px=DEFAULT_SMOOTH_PX if no_refine or smooth is None else float(smooth),
+        box_pad_px=int(box_pad_px),
     )
 
 
@@ -304,6 +312,20 @@ def read_frame(path: Path) -> np.ndarray | None:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     return image if image is not None and image.size else None
+
+
+def frame_digest(path: Path) -> str | None:
+    """sha256 of a frame file's bytes (``None`` when it cannot be read), recorded in the journal."""
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
+def frame_done(record: dict[str, Any] | None, src: Path) -> bool:
+    """Is ``src`` finished according to its journal ``record``: predicted (status ok) from the same bytes
+    (sha256)? A record without a hash (an older journal) or of changed bytes is predicted again."""
+    return bool(record) and record.get("status") == "ok" and record.get("sha256") == frame_digest(src)
 
 
 def instance_to_prediction(inst: Instance, image_id: int) -> dict[str, Any]:
@@ -460,6 +482,7 @@ def _process_frame(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Predict, encode, post-process, (optionally) refine, measure and draw one frame; returns its journal record."""
     t0 = time.perf_counter()
+    digest = frame_digest(src)  # before reading: a frame changed in between is predicted again on --resume
     image = read_frame(src)
     t_read = time.perf_counter() - t0
     if image is None:
@@ -468,6 +491,7 @@ def _process_frame(
             "image_id": image_id,
             "status": "failed",
             "error": "cannot decode image",
+            "sha256": digest,
         }, {}
     timings = FrameTimings()
     instances = predict_frame(segmenter, image, options, timings)
@@ -501,13 +525,18 @@ def _process_frame(
         "measure_s": t3 - t2,
         "overlay_s": t4 - t3,
     }
-    record = {"file_name": src.name, "image_id": image_id, "status": "ok", "predictions": predictions}
+    record = {"file_name": src.name, "image_id": image_id, "status": "ok", "sha256": digest}
+    record["predictions"] = predictions
     record["particles"] = particles
     return record, frame_timings
 
 
-def _assemble(out: Path, journal: Journal, sources: list[Path]) -> tuple[int, str]:
-    """Write ``submission.json`` and ``particles.parquet`` from the journal, in source order (atomic writes)."""
+def _assemble(
+    out: Path, journal: Journal, sources: list[Path], um_per_px: float | None = None
+) -> tuple[int, str]:
+    """Write ``submission.json`` and ``particles.parquet`` from the journal, in source order (atomic writes).
+
+    No particle at all gives the empty table with every column (the particle-table schema, ``low_score``)."""
     predictions: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for src in sources:
@@ -517,7 +546,9 @@ def _assemble(out: Path, journal: Journal, sources: list[Path]) -> tuple[int, st
         predictions.extend(rec["predictions"])
         rows.extend(rec["particles"])
     atomic_write_json(out / "submission.json", predictions, indent=None)
-    table = pd.DataFrame(rows)
+    table = (
+        pd.DataFrame(rows) if rows else concat_tables([], um_per_px).assign(low_score=pd.Series(dtype=bool))
+    )
     tmp = out / ".particles.parquet.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, out / "particles.parquet")
@@ -581,7 +612,12 @@ def run_predict(
     journal = Journal(out / JOURNAL)
     overlays_dir = out / "overlays" if save_overlays else None
     summary = RunSummary(frames_total=len(sources))
-    pending = [s for s in sources if journal.records.get(s.name, {}).get("status") != "ok"]
+    pending = [s for s in sources if not frame_done(journal.records.get(s.name), s)]
+    changed = [s for s in pending if journal.records.get(s.name, {}).get("status") == "ok"]
+    if changed:
+        _warn(
+            f"{len(changed)} frame(s) changed since they were predicted (first: {changed[0]}); predicted again"
+        )
     summary.frames_done_before = len(sources) - len(pending)
     totals: dict[str, float] = {}
     try:
@@ -611,7 +647,7 @@ def run_predict(
         if journal.records.get(s.name, {}).get("status") == "failed"
     ]
     summary.frames_ok = sum(1 for s in sources if journal.records.get(s.name, {}).get("status") == "ok")
-    summary.instances, summary.particles_table = _assemble(out, journal, sources)
+    summary.instances, summary.particles_table = _assemble(out, journal, sources, options.um_per_px)
     summary.timings_s = {k: round(v, 4) for k, v in totals.items()}
     inputs = {"model": describe_input(model), "sources": {"count": len(sources), "first": str(sources[0])}}
     for key, path in (("images_json", images_json), ("postproc", postproc_path)):

@@ -14,7 +14,7 @@ Merge rule (greedy, highest priority first; priority = complete before cut, then
   intersection of their tile windows; for an already united piece, the bounding window of its tiles): a particle
   larger than the overlap band leaves in each tile a piece much larger than the part the tiles share, so the
   whole-mask ratio (shared / smaller piece) stays under ``merge_ios`` and the particle would be counted twice, as
-  two pieces with straight cuts (measured in BENCHMARKS.md, "Large particles cut by tiles").
+  two pieces with straight cuts (docs/history.md, "New in the tiled merge").
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from flocshape.manifest import describe_input, file_digest
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON object from ``path``; one-line ``InputError`` when missing or malformed."""
     try:
         obj = json.loads(Path(path).read_text())
@@ -41,7 +41,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _command_line(manifest: dict[str, Any], script: str) -> str:
+def command_line(manifest: dict[str, Any], script: str) -> str:
     """The manifest's recorded command as a shell line run from the repo root, e.g. ``python train/train.py ...``."""
     argv = list(manifest.get("command") or [])
     return "python " + " ".join(shlex.quote(a) for a in [script, *argv[1:]])
@@ -67,7 +67,7 @@ def _model_summary(weights: Path) -> dict[str, Any]:
     }
 
 
-def _scores(score: dict[str, Any]) -> dict[str, Any]:
+def headline_scores(score: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers of an ``infer/score.py`` result (hackathon F1, strict F1 at IoU 0.5, COCO AP)."""
     hk, st, coco = score["hackathon_f1"], score["strict"], score["coco"]
     return {
@@ -94,13 +94,15 @@ def predict_defaults(settings: dict[str, Any], postproc: dict[str, Any]) -> dict
     """The card's ``predict_defaults`` from the test run's recorded ``settings`` (its manifest).
 
     ``imgsz`` (px), ``conf`` and ``postproc`` always; ``refine_level``, ``refine_inset_px`` and ``refine_smooth_px``
-    (px) when the run refined masks; ``tile_px`` (px) and ``overlap`` (fraction) when it predicted on tiles, so that
+    (px) when the run refined masks; ``box_pad_px`` (px) when it widened the mask windows; ``tile_px`` (px) and ``overlap`` (fraction) when it predicted on tiles, so that
     the default prediction is the scored one.
     """
     defaults: dict[str, Any] = {"imgsz": settings["imgsz"], "conf": settings["conf"], "postproc": postproc}
     if settings.get("refine_level") is not None:
         used = refinement_used(settings)
         defaults.update({k: used[k] for k in ("refine_level", "refine_inset_px", "refine_smooth_px")})
+    if settings.get("box_pad_px"):
+        defaults["box_pad_px"] = int(settings["box_pad_px"])
     if settings.get("tile_px") is not None:
         defaults["tile_px"] = int(settings["tile_px"])
         defaults["overlap"] = float(settings["overlap"])
@@ -128,16 +130,19 @@ def build_card(
     best = train_run / "weights" / "best.pt"
     if not best.is_file() or file_digest(best) != sha:
         raise input_error(weights, f"is not byte-identical to the training run's {best}")
-    train_m = _read_json(train_run / "manifest.json")
-    data_m, yolo_m = _read_json(Path(data) / "manifest.json"), _read_json(Path(yolo) / "manifest.json")
-    tuned, pred_m = _read_json(tune), _read_json(Path(test_pred) / "manifest.json")
+    train_m = read_json_object(train_run / "manifest.json")
+    data_m, yolo_m = (
+        read_json_object(Path(data) / "manifest.json"),
+        read_json_object(Path(yolo) / "manifest.json"),
+    )
+    tuned, pred_m = read_json_object(tune), read_json_object(Path(test_pred) / "manifest.json")
     if pred_m.get("settings", {}).get("model_sha256") != sha:
         raise input_error(Path(test_pred) / "manifest.json", "predictions were made with other weights")
     settings = pred_m["settings"]
     postproc = {k: tuned[k] for k in (*GRID_KEYS, MEASURE_KEY) if k in tuned}
     if settings.get("postproc") != postproc:
         raise input_error(Path(test_pred) / "manifest.json", "test predictions used other post-processing")
-    score = _read_json(test_score)
+    score = read_json_object(test_score)
     refine_level = settings.get("refine_level")
     refine_block = None
     if refine_level is not None:
@@ -145,14 +150,14 @@ def build_card(
             raise input_error(
                 Path(test_pred) / "manifest.json", "used mask refinement: pass its --refine-tuning"
             )
-        chosen = _read_json(refine_tuning)
+        chosen = read_json_object(refine_tuning)
         if chosen_refinement(chosen) != refinement_used(settings):
             raise input_error(
                 refine_tuning,
                 "best_level / best_inset_px / best_smooth_px / grow_px differ from the test predictions' refinement",
             )
         refine_block = {
-            "command": _command_line(chosen.get("manifest", {}), "infer/tune_refine.py"),
+            "command": command_line(chosen.get("manifest", {}), "infer/tune_refine.py"),
             "criterion": chosen.get("criterion"),
             "table": chosen.get("table"),
         }
@@ -194,14 +199,14 @@ def build_card(
                 "yolo_split": yolo_m.get("counts"),
             },
             "commands": [
-                _command_line(data_m, "datasets/synthesize.py"),
-                _command_line(yolo_m, "convert/coco2yolo.py"),
-                _command_line(train_m, "train/train.py"),
+                command_line(data_m, "datasets/synthesize.py"),
+                command_line(yolo_m, "convert/coco2yolo.py"),
+                command_line(train_m, "train/train.py"),
             ],
         },
         "predict_defaults": defaults,
         "postproc_tuning": {
-            "command": _command_line(tuned.get("manifest", {}), "infer/tune.py"),
+            "command": command_line(tuned.get("manifest", {}), "infer/tune.py"),
             "criterion": tuned.get("criterion"),
             "val_hackathon_f1": tuned.get("hackathon_f1"),
             "val_strict_f1": tuned.get("strict_f1"),
@@ -212,9 +217,9 @@ def build_card(
         "refine_tuning": refine_block,
         "test": {
             "data": f"test split of the same data set ({pred_m['frames']['total']} frames, never seen in training)",
-            "predict_command": _command_line(pred_m, "infer/predict.py"),
-            "score_command": _command_line(score.get("manifest", {}), "infer/score.py"),
-            "scores": _scores(score),
+            "predict_command": command_line(pred_m, "infer/predict.py"),
+            "score_command": command_line(score.get("manifest", {}), "infer/score.py"),
+            "scores": headline_scores(score),
         },
         "inputs": inputs,
     }

@@ -7,6 +7,7 @@ Sections (each an ``<section id=...>``): ``overview``, ``counts``, ``summary``, 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -15,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from flocshape.errors import input_error
-from flocshape.fsio import atomic_write_text
-from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.fsio import atomic_write_json, atomic_write_text
+from flocshape.manifest import build_manifest, describe_input
+from flocshape.outputs import claim_file, manifest_beside, run_files
 from flocshape.report import html as H
 from flocshape.report.descriptors import PLOTTED, TABULATED, Descriptor, descriptor_names, get_descriptor
 from flocshape.report.frames import frame_outlines, pick_frames, read_grey
@@ -38,6 +40,8 @@ from flocshape.report.sections import (
     summary_rows,
 )
 from flocshape.report.stats_bridge import CONFIDENCE, N_RESAMPLES
+
+TOOL = "infer/report.py"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,11 @@ def overview_section(runs: Sequence[RunData], opts: ReportOptions) -> str:
         "<i>too small</i> for meaningful shape numbers. Counts include every detection. Intervals are "
         f"{int(CONFIDENCE * 100)} % percentile-bootstrap confidence intervals ({N_RESAMPLES} resamples, "
         "fixed seed; 2000 for comparisons). Volume-weighted sizes assume spheres of diameter ECD.</p>"
+    )
+    body += "".join(
+        H.note(f"{r.label}: no particles in {r.path / 'particles.parquet'}: its statistics are empty")
+        for r in runs
+        if r.particles.empty
     )
     body += "".join(H.note(f"{r.label}: {n}") for r in runs for n in r.notes)
     return section("overview", "Overview", body)
@@ -323,23 +332,32 @@ def build_report(
     opts: ReportOptions | None = None,
     images_dir: str | Path | None = None,
     labels: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Load the runs, write the report atomically to ``out`` (default ``RUN_DIR/report.html``) and a manifest.
 
-    The manifest goes to ``manifest.json`` next to the report when that folder has none yet, else to
+    ``out`` follows the output policy of :mod:`flocshape.outputs` (it never replaces a run's files; an earlier
+    report is replaced, another existing file only with ``overwrite``). The manifest goes to ``manifest.json``
+    next to the report when that folder has none yet (or it is this report's), else to
     ``<report stem>.manifest.json`` so a run folder's own manifest is never overwritten. Returns the report path.
     """
     opts = opts or ReportOptions()
     if opts.um_per_px is not None and not (opts.um_per_px > 0 and np.isfinite(opts.um_per_px)):
         raise input_error("--um-per-px", f"must be a positive number, got {opts.um_per_px}")
     paths = [Path(p) for p in run_dirs]
+    out_path = Path(out) if out is not None else default_out(paths)
+    manifest_path = manifest_beside(out_path, TOOL)
+    inputs = [f for p in paths for f in run_files(p)] + [Path(images_dir) if images_dir else None]
+    claim_file(out_path, TOOL, inputs, overwrite, companions=[manifest_path])
     names = list(labels) if labels else _unique_labels(paths)
     runs = [load_run(p, images_dir, label) for p, label in zip(paths, names, strict=True)]
-    out_path = Path(out) if out is not None else default_out(paths)
+    for r in runs:
+        if r.particles.empty:
+            print(f"warning: {r.path}: no particles; the report says so", file=sys.stderr)
     document = render_report(runs, opts)
     atomic_write_text(out_path, document)
     manifest = build_manifest(
-        "infer/report.py",
+        TOOL,
         {
             "runs": [str(p) for p in paths],
             "out": str(out_path),
@@ -352,21 +370,8 @@ def build_report(
         },
         outputs={"report": describe_input(out_path)},
     )
-    folder = out_path.parent
-    if (folder / "manifest.json").exists() and not _is_own_manifest(folder / "manifest.json"):
-        from flocshape.fsio import atomic_write_json
-
-        atomic_write_json(folder / f"{out_path.stem}.manifest.json", manifest)
-    else:
-        write_manifest(folder, manifest)
+    atomic_write_json(manifest_path, manifest)
     return out_path
-
-
-def _is_own_manifest(path: Path) -> bool:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("tool") == "infer/report.py"
-    except (OSError, json.JSONDecodeError, AttributeError):
-        return False
 
 
 def _unique_labels(paths: Sequence[Path]) -> list[str]:

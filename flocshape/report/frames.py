@@ -1,6 +1,6 @@
 """Sample frames: pick frames, match submission masks to particle-table rows, and build coloured outlines.
 
-Matching convention: contract (1) says ``instance_id`` of a prediction is its running index within its image.
+Matching convention: ``instance_id`` of a prediction is its running index within its image (docs/shape.md).
 The submission records of one image, in file order, are matched to rows by ``instance_id`` (0-based, then
 1-based) when every matched row has the record's pixel area; otherwise each record is matched to the row with
 the nearest centroid (mask centroid vs ``centroid_x_px``/``centroid_y_px``). Unmatched records get NaN.

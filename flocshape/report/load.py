@@ -21,6 +21,7 @@ import pandas as pd
 
 from flocshape.errors import input_error
 from flocshape.fsio import is_image_file
+from flocshape.records import check_results, load_json, prediction_where, warn_repeated_predictions
 
 REQUIRED_COLUMNS = ("image_id", "area_px", "ecd_px", "touches_border")
 JOURNAL = "journal.jsonl"  # infer/predict.py's per-frame log: one JSON line per frame
@@ -76,23 +77,21 @@ def read_particles(path: Path) -> pd.DataFrame:
 def read_submission(path: Path) -> list[dict[str, Any]] | None:
     """Read a contract-(2) submission list, or ``None`` when the file does not exist.
 
-    Each record must have an integer ``image_id`` and a compressed-RLE ``segmentation`` with ``size`` and
-    ``counts``; otherwise a one-line ``InputError`` names the record.
+    Records are validated by :mod:`flocshape.records` (the rules every stage shares) and each
+    ``segmentation`` must be a compressed RLE with ``size`` and ``counts`` (outlines are drawn from it);
+    otherwise a one-line ``InputError`` names the record.
     """
     if not path.is_file():
         return None
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise input_error(path, f"not valid JSON ({exc})") from exc
-    if not isinstance(records, list):
-        raise input_error(path, "expected a JSON list of predictions (contract 2)")
+    records = load_json(path)
+    check_results(records, path)
+    warn_repeated_predictions(records, path)
     for i, rec in enumerate(records):
-        seg = rec.get("segmentation") if isinstance(rec, dict) else None
-        if not isinstance(rec, dict) or not isinstance(rec.get("image_id"), int):
-            raise input_error(path, "needs an integer image_id", f"record {i}")
+        seg = rec["segmentation"]
         if not (isinstance(seg, dict) and "size" in seg and "counts" in seg):
-            raise input_error(path, "segmentation is not a compressed RLE {size, counts}", f"record {i}")
+            raise input_error(
+                path, "segmentation is not a compressed RLE {size, counts}", prediction_where(i, rec)
+            )
     return records
 
 

@@ -136,7 +136,8 @@ def plot_size_cumulative(samples: Sequence[Sample], axis_label: str) -> str:
         title="Size distribution: by number and by volume (dotted line: Dv50)",
     )
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=FONT_PT - 1, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if ax.get_legend_handles_labels()[0]:  # a run without particles draws no curve
+        ax.legend(fontsize=FONT_PT - 1, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return figure_to_data_uri(fig)
 
 

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flocshape.cliargs import Parser, integer, real
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_json, atomic_write_text
-from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.manifest import build_manifest, describe_input
+from flocshape.outputs import claim_file, manifest_beside
+from flocshape.records import warn_repeated_predictions
 from flocshape.score import score_all
-from flocshape.score.inputs import load_json, prepare
+from flocshape.score.inputs import Prepared, load_json, prepare, require_overlap
 from flocshape.score.postprocess import (
     CRITERION,
     DEFAULT_GRID,
     MEASURE_CRITERION,
     MEASURE_KEY,
     best_params,
+    expand_grid,
     measure_row,
     sweep,
 )
@@ -64,25 +67,37 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _threshold(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value) or not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+_threshold = real(0.0, 1.0, hi_open=True)
+
+
+def _load_pair(gt: Path, pred: Path) -> Prepared:
+    """Ground truth and predictions validated together; predictions on other images are warned about."""
+    prepared = prepare(load_json(gt), load_json(pred), gt_source=gt, pred_source=pred)
+    require_overlap(prepared, pred)
+    warn_repeated_predictions(prepared.preds, pred)
+    if prepared.n_pred_ignored:
+        print(f"warning: {pred}: {prepared.n_pred_ignored} of {len(prepared.preds)} predictions are on images "
+              "not in the ground truth; ignored (the hackathon rule)", file=sys.stderr)  # fmt: skip
+    return prepared
 
 
 def score_main(argv: Sequence[str] | None = None) -> int:
     """``infer/score.py``: print the metric table; ``--json OUT`` also writes the numbers and a manifest."""
-    ap = argparse.ArgumentParser(prog="infer/score.py", description="Score COCO mask predictions against GT.")
+    ap = Parser(prog="infer/score.py", description="Score COCO mask predictions against GT.")
     ap.add_argument("--gt", required=True, type=Path, help="COCO instances JSON (ground truth)")
     ap.add_argument("--pred", required=True, type=Path, help="COCO results / hackathon submission JSON list")
     ap.add_argument(
         "--th", type=_threshold, default=0.1, help="hackathon duplicate IoU threshold (default 0.1)"
     )
-    ap.add_argument("--max-dets", type=int, default=1000, help="COCOeval detections per image (default 1000)")
+    ap.add_argument(
+        "--max-dets", type=integer(1), default=1000, help="COCOeval detections per image (default 1000)"
+    )
     ap.add_argument("--json", type=Path, help="write all numbers (and a 'manifest' key) to this JSON file")
+    ap.add_argument("--overwrite", action="store_true", help="replace a --json file another tool wrote")
     args = ap.parse_args(argv)
-    prepared = prepare(load_json(args.gt), load_json(args.pred), gt_source=args.gt, pred_source=args.pred)
+    if args.json:
+        claim_file(args.json, "infer/score.py", [args.gt, args.pred], args.overwrite, "--json")
+    prepared = _load_pair(args.gt, args.pred)
     result = score_all(prepared, th=args.th, max_dets=args.max_dets)
     print(format_table(result))
     if args.json:
@@ -110,9 +125,7 @@ def _grid_arg(text: str | None) -> dict[str, Any]:
 
 def tune_main(argv: Sequence[str] | None = None) -> int:
     """``infer/tune.py``: sweep post-processing settings on a validation split and write the best ones."""
-    ap = argparse.ArgumentParser(
-        prog="infer/tune.py", description="Tune post-processing for the hackathon F1."
-    )
+    ap = Parser(prog="infer/tune.py", description="Tune post-processing for the hackathon F1.")
     ap.add_argument(
         "--gt", required=True, type=Path, help="validation COCO instances JSON (never the test split)"
     )
@@ -124,20 +137,39 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--th", type=_threshold, default=0.1, help="hackathon duplicate IoU threshold (default 0.1)"
     )
+    ap.add_argument("--overwrite", action="store_true", help="replace files another tool wrote")
     args = ap.parse_args(argv)
+    tool = "infer/tune.py"
+    csv_path = args.out.with_suffix(".csv")
+    if args.out.suffix.lower() != ".json":
+        raise input_error(args.out, "the output name must end in .json", "--out")
+    manifest_path = manifest_beside(args.out, tool)
+    grid_file = args.grid if args.grid and Path(args.grid).is_file() else None
+    claim_file(
+        args.out, tool, [args.gt, args.pred, grid_file], args.overwrite, companions=[csv_path, manifest_path]
+    )
     grid = _grid_arg(args.grid)
-    prepared = prepare(load_json(args.gt), load_json(args.pred), gt_source=args.gt, pred_source=args.pred)
+    try:
+        expand_grid(grid)
+    except (ValueError, TypeError) as exc:
+        raise input_error(grid_file or "--grid", str(exc)) from None
+    prepared = _load_pair(args.gt, args.pred)
+    if not prepared.n_pred:
+        raise input_error(args.pred, "no predictions on the ground-truth images: nothing to tune")
+    if not prepared.n_gt:
+        raise input_error(args.gt, "no ground-truth instances: nothing to tune against")
     try:
         table = sweep(prepared, grid=grid, th=args.th)
     except ValueError as exc:
+        raise input_error(grid_file or "--grid", str(exc)) from None
+    if not (table["hackathon_f1"] > 0).any():
         raise input_error(
-            args.grid if args.grid and Path(args.grid).is_file() else "--grid", str(exc)
-        ) from None
+            args.pred, "every setting of the grid scores hackathon F1 0: nothing to choose (wrong files?)"
+        )
     chosen = best_params(table)
     measured = table.loc[measure_row(table)]
     chosen[MEASURE_KEY] = float(measured["min_score"])
     best = table.loc[table["best"]].iloc[0]
-    csv_path = args.out.with_suffix(".csv")
     out = {
         **chosen,
         "criterion": CRITERION,
@@ -155,11 +187,11 @@ def tune_main(argv: Sequence[str] | None = None) -> int:
     manifest = build_manifest("infer/tune.py", vars(args), inputs, outputs=[args.out.name, csv_path.name])
     atomic_write_text(csv_path, table.to_csv(index=False))
     atomic_write_json(args.out, {**out, "manifest": manifest})
-    write_manifest(args.out.parent, manifest)
+    atomic_write_json(manifest_path, manifest)
     print(table.sort_values(["hackathon_f1", "strict_f1"], ascending=False).head(10).to_string(index=False))
     print(f"chosen ({CRITERION}): {json.dumps(chosen)}  hackathon F1 {out['hackathon_f1']:.4f}")
     print(
         f"measurement threshold: score >= {chosen[MEASURE_KEY]:g} (strict F1 {out['measure_strict_f1']:.4f})"
     )
-    print(f"wrote {args.out}, {csv_path}, {args.out.parent / 'manifest.json'}")
+    print(f"wrote {args.out}, {csv_path}, {manifest_path}")
     return 0

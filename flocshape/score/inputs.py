@@ -1,24 +1,23 @@
 """Load and validate ground truth (COCO instances) and predictions (COCO results list) for scoring.
 
 Everything is converted once per image to compressed RLE (``counts`` as ``bytes``) so that every metric works
-on the same decoded-once data. Bad input raises :class:`flocshape.errors.InputError` with a one-line message
-``<file>: <record>: <what>``; inputs are never modified (records are copied where they are changed).
+on the same decoded-once data. Records are validated by :mod:`flocshape.records` (the rules every stage shares);
+bad input raises :class:`flocshape.errors.InputError` with a one-line message ``<file>: <record>: <what>``;
+inputs are never modified (records are copied where they are changed).
 
 Conventions
 -----------
 * Ground-truth images come from ``gt["images"]`` (``id``, ``height``, ``width`` in px). Every annotation of an
   image is a ground-truth instance (``iscrowd`` is passed on to COCOeval only).
 * Predictions whose ``image_id`` is not a ground-truth image are ignored (the hackathon rule); they are
-  counted in :attr:`Prepared.n_pred_ignored`.
+  counted in :attr:`Prepared.n_pred_ignored`. When *every* prediction is ignored the files do not belong
+  together: the command-line stages refuse them (:func:`require_overlap`). A prediction's ``category_id`` must be a category of the ground truth.
 * A prediction's ``segmentation`` is a compressed or uncompressed RLE whose ``size`` must equal the image's
   ``[height, width]``, or a polygon list (rasterised by pycocotools at the image size).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,18 @@ from typing import Any
 import numpy as np
 
 from flocshape.errors import input_error
-from flocshape.masks import rle_areas, to_compressed_rle
+from flocshape.masks import rle_areas
+from flocshape.records import (
+    CocoIndex,
+    check_coco,
+    check_results,
+    load_json,
+    prediction_where,
+    segmentation_rle,
+)
 from flocshape.score.rle import check_rle, iou_matrix
+
+__all__ = ["ImageData", "Prepared", "as_prepared", "load_json", "prepare", "require_overlap", "subset_coco"]
 
 
 @dataclass
@@ -77,136 +86,98 @@ class Prepared:
         return sum(len(im.pred_rles) for im in self.images)
 
 
-def load_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file; a missing file or invalid JSON is a one-line :class:`InputError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise input_error(p, "file not found")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise input_error(p, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
-    except UnicodeDecodeError as exc:
-        raise input_error(p, f"not UTF-8 text ({exc.reason})") from None
-
-
-def _int_field(rec: dict[str, Any], key: str, src: object, where: str, positive: bool = False) -> int:
-    if key not in rec:
-        raise input_error(src, f"missing key {key!r}", where)
-    value = rec[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise input_error(src, f"{key!r} must be an integer, got {value!r}", where)
-    if positive and value <= 0:
-        raise input_error(src, f"{key!r} must be positive, got {value!r}", where)
-    return int(value)
-
-
 def _rle(seg: Any, height: int, width: int, src: object, where: str) -> dict[str, Any]:
+    rle = segmentation_rle(seg, height, width, src, where)
     try:
-        rle = to_compressed_rle(seg, height, width)
-        counts = rle["counts"]
-        rle = {
-            "size": [height, width],
-            "counts": counts.encode("ascii") if isinstance(counts, str) else counts,
-        }
         check_rle(rle)
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise input_error(src, f"bad segmentation: {exc}", where) from None
     return rle
 
 
-def _check_gt(gt: Any, src: object) -> None:
-    if not isinstance(gt, dict):
-        raise input_error(src, "ground truth must be a COCO object with 'images' and 'annotations'")
-    for key in ("images", "annotations"):
-        if not isinstance(gt.get(key), list):
-            raise input_error(src, f"missing or non-list {key!r}")
-
-
-def _gt_images(gt: dict[str, Any], src: object) -> dict[int, ImageData]:
-    images: dict[int, ImageData] = {}
-    for i, rec in enumerate(gt["images"]):
-        where = f"images[{i}]"
-        if not isinstance(rec, dict):
-            raise input_error(src, "image record is not an object", where)
-        image_id = _int_field(rec, "id", src, where)
-        if image_id in images:
-            raise input_error(src, f"duplicate image id {image_id}", where)
-        height = _int_field(rec, "height", src, where, positive=True)
-        width = _int_field(rec, "width", src, where, positive=True)
-        images[image_id] = ImageData(image_id, height, width)
+def _gt_images(gt: dict[str, Any], index: CocoIndex, src: object) -> dict[int, ImageData]:
+    images = {
+        image_id: ImageData(image_id, info.height, info.width) for image_id, info in index.images.items()
+    }
+    for i, ann in enumerate(gt["annotations"]):
+        im = images[int(ann["image_id"])]
+        where = f"annotations[{i}] (id={int(ann['id'])})"
+        im.gt_rles.append(_rle(ann["segmentation"], im.height, im.width, src, where))
+        im.gt_ann_indices.append(i)
     return images
 
 
-def _add_gt_annotations(gt: dict[str, Any], images: dict[int, ImageData], src: object) -> None:
-    for i, ann in enumerate(gt["annotations"]):
-        where = f"annotations[{i}]"
-        if not isinstance(ann, dict):
-            raise input_error(src, "annotation is not an object", where)
-        image_id = _int_field(ann, "image_id", src, where)
-        if image_id not in images:
-            raise input_error(src, f"image_id {image_id} is not in 'images'", where)
-        if "segmentation" not in ann:
-            raise input_error(src, "missing key 'segmentation'", where)
-        im = images[image_id]
-        im.gt_rles.append(_rle(ann["segmentation"], im.height, im.width, src, where))
-        im.gt_ann_indices.append(i)
+def _categories(gt: dict[str, Any], index: CocoIndex) -> frozenset[int] | None:
+    """The ground truth's categories: its ``categories`` list, else the ids its annotations use."""
+    if index.categories:
+        return index.categories
+    used = frozenset(int(a["category_id"]) for a in gt["annotations"] if "category_id" in a)
+    return used or None
 
 
-def _default_category(gt: dict[str, Any]) -> int | None:
-    cats = gt.get("categories")
-    if isinstance(cats, list) and len(cats) == 1 and isinstance(cats[0], dict) and "id" in cats[0]:
-        return int(cats[0]["id"])
-    ann_cats = {a.get("category_id") for a in gt["annotations"] if isinstance(a, dict)}
+def _default_category(gt: dict[str, Any], categories: frozenset[int] | None) -> int | None:
+    if categories is not None and len(categories) == 1:
+        return next(iter(categories))
+    ann_cats = {a.get("category_id") for a in gt["annotations"]}
     return int(next(iter(ann_cats))) if len(ann_cats) == 1 and None not in ann_cats else None
 
 
 def _add_predictions(
-    preds: Any, images: dict[int, ImageData], default_cat: int | None, src: object
+    preds: list[dict[str, Any]], images: dict[int, ImageData], default_cat: int | None, src: object
 ) -> tuple[list[int], int]:
-    if not isinstance(preds, list):
-        raise input_error(src, "predictions must be a JSON list of result records")
     cat_ids: list[int] = []
     ignored = 0
     for i, rec in enumerate(preds):
-        where = f"prediction {i}"
-        if not isinstance(rec, dict):
-            raise input_error(src, "prediction is not an object", where)
-        image_id = _int_field(rec, "image_id", src, where)
-        where = f"prediction {i} (image_id {image_id})"
-        score = rec.get("score")
-        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
-            raise input_error(src, f"'score' must be a finite number, got {score!r}", where)
-        if "segmentation" not in rec:
-            raise input_error(src, "missing key 'segmentation'", where)
+        where = prediction_where(i, rec)
         if "category_id" in rec:
-            cat_ids.append(_int_field(rec, "category_id", src, where))
+            cat_ids.append(int(rec["category_id"]))
         elif default_cat is not None:
             cat_ids.append(default_cat)
         else:
             raise input_error(src, "missing 'category_id' and the ground truth has several categories", where)
-        im = images.get(image_id)
+        im = images.get(int(rec["image_id"]))
         if im is None:
             ignored += 1
             continue
         im.pred_rles.append(_rle(rec["segmentation"], im.height, im.width, src, where))
-        im.pred_scores.append(float(score))
+        im.pred_scores.append(float(rec["score"]))
         im.pred_indices.append(i)
     return cat_ids, ignored
+
+
+def require_overlap(prepared: Prepared, src: object) -> None:
+    """Refuse predictions none of which is on an image of the ground truth (the two files do not belong
+    together; the hackathon rule would silently ignore them all and score 0)."""
+    preds = prepared.preds
+    if preds and prepared.n_pred_ignored == len(preds):
+        pred_ids = sorted({int(r["image_id"]) for r in preds})
+        gt_ids = sorted(im.image_id for im in prepared.images)
+        raise input_error(
+            src,
+            f"none of the {len(preds)} predictions is on an image of the ground truth (their image ids: "
+            f"{_ids(pred_ids)}; ground truth: {_ids(gt_ids)}): wrong --images-json or files?",
+        )
+
+
+def _ids(ids: list[int], shown: int = 5) -> str:
+    return ", ".join(map(str, ids[:shown])) + (f", ... ({len(ids)} in all)" if len(ids) > shown else "")
 
 
 def prepare(
     gt: Any, preds: Any, gt_source: object = "<ground truth>", pred_source: object = "<predictions>"
 ) -> Prepared:
-    """Validate ``gt`` (COCO instances dict) and ``preds`` (COCO results list) and convert them once to RLE.
+    """Validate ``gt`` (COCO instances dict) and ``preds`` (COCO results list) by the rules of
+    :mod:`flocshape.records` and convert them once to RLE.
 
-    ``gt_source`` / ``pred_source`` name the inputs in error messages (file paths for files).
+    Predictions on images outside the ground truth are ignored (counted; :func:`require_overlap` refuses files
+    where every prediction is). ``gt_source`` / ``pred_source`` name the inputs in error
+    messages (file paths for files).
     """
-    _check_gt(gt, gt_source)
-    images = _gt_images(gt, gt_source)
-    _add_gt_annotations(gt, images, gt_source)
-    cat_ids, ignored = _add_predictions(preds, images, _default_category(gt), pred_source)
+    index = check_coco(gt, gt_source, role="ground truth")
+    categories = _categories(gt, index)
+    check_results(preds, pred_source, categories)
+    images = _gt_images(gt, index, gt_source)
+    cat_ids, ignored = _add_predictions(preds, images, _default_category(gt, categories), pred_source)
     return Prepared(list(images.values()), gt, preds, cat_ids, ignored)
 
 

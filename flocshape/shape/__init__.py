@@ -1,6 +1,6 @@
-"""Per-particle shape descriptors (issue 5): one table row per instance mask.
+"""Per-particle shape descriptors: one table row per instance mask.
 
-Entry points (contract (1)):
+Entry points:
 
 * :func:`flocshape.shape.measure.measure_instances` - the masks (COCO compressed RLE) of one frame;
 * :func:`flocshape.shape.measure.measure_coco` - a COCO instances file or a results (submission) list;

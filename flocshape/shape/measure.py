@@ -1,4 +1,4 @@
-"""The particle-table builder: one row of descriptors per instance mask (contract (1)).
+"""The particle-table builder: one row of descriptors per instance mask.
 
 Instances are measured independently, so overlapping predictions are fine. Per instance, on its
 bounding-box crop: OpenCV moments, contours and the convex hull of the pixel centres, and the four
@@ -341,7 +341,7 @@ def measure_instances(
     source: str = "",
     category_ids: list[int] | None = None,
 ) -> pd.DataFrame:
-    """Particle table of the instance masks of one frame (contract (1)).
+    """Particle table of the instance masks of one frame.
 
     ``masks_rle``: COCO RLE dicts ``{"size": [H, W], "counts": str | bytes | list}`` of one frame, all of
     the same size. ``image``: that frame as grey or RGB uint8 (same H, W), or None (intensity columns
@@ -404,7 +404,7 @@ def measure_coco(
     um_per_px: float | None = None,
     images_json: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Particle table of a COCO instances file or results list (contract (1)).
+    """Particle table of a COCO instances file or results list.
 
     Same as :func:`flocshape.shape.sources.measure_coco` (see there); bad input raises
     :class:`flocshape.errors.InputError` naming the file and record.

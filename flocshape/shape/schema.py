@@ -1,4 +1,4 @@
-"""The particle table (contract (1)): column names, units, dtypes and conventions, one place.
+"""The particle table: column names, units, dtypes and conventions, one place.
 
 Coordinate convention (COCO's): pixel (row i, column j) covers ``[j, j+1) x [i, i+1)`` in px, x to the
 right, y down. Lengths are px, areas px^2 (a pixel count), angles degrees in ``[0, 180)``

@@ -1,12 +1,11 @@
 """Measure whole files: a COCO instances file, a COCO results (submission) list, or label-map PNGs.
 
-Bad input raises :func:`flocshape.errors.input_error` naming the file and the record (one line).
-Inputs are only read.
+Records are validated by :mod:`flocshape.records` (the rules every stage shares); bad input raises
+:func:`flocshape.errors.input_error` naming the file and the record (one line). Inputs are only read.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,18 @@ import pandas as pd
 
 from flocshape.errors import input_error
 from flocshape.fsio import IMAGE_SUFFIXES
-from flocshape.masks import MaskCrop, decode_rle_crop, to_compressed_rle
+from flocshape.masks import MaskCrop, decode_rle_crop
+from flocshape.records import (
+    CocoIndex,
+    check_coco,
+    check_results,
+    load_json,
+    prediction_where,
+    rle_size,
+    segmentation_rle,
+    warn_repeated_predictions,
+)
 from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
-
-
-def load_json(path: Path) -> Any:
-    """Parse a JSON file; a missing or malformed file is an input error."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise input_error(path, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise input_error(path, f"not valid JSON ({exc})") from None
 
 
 def read_grey(path: Path, record: str) -> np.ndarray:
@@ -42,81 +40,43 @@ def read_grey(path: Path, record: str) -> np.ndarray:
     return img
 
 
-def _int_field(obj: Any, key: str, path: Path, record: str) -> int:
-    if not isinstance(obj, dict):
-        raise input_error(path, "record is not a JSON object", record)
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        raise input_error(path, f"'{key}' is missing or not an integer ({value!r})", record)
-    return int(value)
-
-
-def _images_index(images: Any, path: Path) -> dict[int, dict[str, Any]]:
-    if not isinstance(images, list):
-        raise input_error(path, "'images' is not a list")
-    index: dict[int, dict[str, Any]] = {}
-    for i, img in enumerate(images):
-        record = f"images[{i}]"
-        image_id = _int_field(img, "id", path, record)
-        record = f"images[{i}] (id={image_id})"
-        height = _int_field(img, "height", path, record)
-        width = _int_field(img, "width", path, record)
-        if height <= 0 or width <= 0:
-            raise input_error(path, f"image size {height}x{width} is not positive", record)
-        if image_id in index:
-            raise input_error(path, "duplicate image id", record)
-        index[image_id] = {"file_name": str(img.get("file_name", "")), "height": height, "width": width}
-    return index
-
-
 class _Instance(dict):
     """image_id, instance_id, category_id, score, crop (MaskCrop) of one annotation."""
 
 
-def _decode(seg: Any, height: int | None, width: int | None, path: Path, record: str) -> MaskCrop:
+def _decode(seg: Any, height: int, width: int, path: Path, record: str) -> MaskCrop:
+    rle = segmentation_rle(seg, height, width, path, record)
     try:
-        if isinstance(seg, dict) and "size" in seg and height is None:
-            height, width = int(seg["size"][0]), int(seg["size"][1])
-        if height is None or width is None:
-            raise ValueError("segmentation has no size and the image size is unknown")
-        rle = to_compressed_rle(seg, height, width)
         return decode_rle_crop(rle)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise input_error(path, f"bad segmentation ({exc})", record) from None
 
 
-def _score(value: Any, path: Path, record: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise input_error(path, f"'score' is not a number ({value!r})", record)
-    return float(value)
+def _score(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _images(index: CocoIndex) -> dict[int, dict[str, Any]]:
+    return {
+        k: {"file_name": v.file_name, "height": v.height, "width": v.width} for k, v in index.images.items()
+    }
 
 
 def _read_instances_file(path: Path, data: dict) -> tuple[dict[int, dict[str, Any]], list[_Instance]]:
-    images = _images_index(data.get("images"), path)
-    anns = data.get("annotations")
-    if not isinstance(anns, list):
-        raise input_error(path, "'annotations' is missing or not a list")
+    index = check_coco(data, path)
+    images = _images(index)
     out = []
-    for i, ann in enumerate(anns):
-        record = f"annotations[{i}]"
-        ann_id = _int_field(ann, "id", path, record)
+    for i, ann in enumerate(data["annotations"]):
+        ann_id, image_id = int(ann["id"]), int(ann["image_id"])
         record = f"annotations[{i}] (id={ann_id})"
-        image_id = _int_field(ann, "image_id", path, record)
-        if image_id not in images:
-            raise input_error(path, f"image_id {image_id} is not in 'images'", record)
-        if "segmentation" not in ann:
-            raise input_error(path, "no 'segmentation'", record)
         info = images[image_id]
         crop = _decode(ann["segmentation"], info["height"], info["width"], path, record)
-        category = ann.get("category_id", -1)
         out.append(
             _Instance(
                 image_id=image_id,
                 instance_id=ann_id,
-                category_id=int(category),
-                score=_score(ann.get("score"), path, record),
+                category_id=int(ann.get("category_id", -1)),
+                score=_score(ann.get("score")),
                 crop=crop,
             )
         )
@@ -125,29 +85,28 @@ def _read_instances_file(path: Path, data: dict) -> tuple[dict[int, dict[str, An
 
 def _read_results_list(path: Path, data: list, images_json: Path | None) -> tuple[dict, list[_Instance]]:
     images: dict[int, dict[str, Any]] = {}
+    categories = None
     if images_json is not None:
-        meta = load_json(images_json)
-        if not isinstance(meta, dict):
-            raise input_error(images_json, "not a COCO file with an 'images' list")
-        images = _images_index(meta.get("images"), images_json)
+        index = check_coco(load_json(images_json), images_json, need_annotations=False)
+        images, categories = _images(index), index.categories
+    check_results(data, path, categories)
+    warn_repeated_predictions(data, path)
     out = []
     running: dict[int, int] = {}
     for i, det in enumerate(data):
-        record = f"[{i}]"
-        image_id = _int_field(det, "image_id", path, record)
-        record = f"[{i}] (image_id={image_id})"
-        if "segmentation" not in det:
-            raise input_error(path, "no 'segmentation'", record)
+        image_id = int(det["image_id"])
+        record = prediction_where(i, det)
         info = images.get(image_id)
-        if info is None and not isinstance(det["segmentation"], dict):
-            raise input_error(path, "a polygon needs the image size: pass --images-json", record)
-        crop = _decode(det["segmentation"], info and info["height"], info and info["width"], path, record)
-        if image_id not in images:
-            images[image_id] = {
+        if info is None and images_json is not None:
+            raise input_error(path, f"image_id {image_id} is not in the images of {images_json}", record)
+        if info is None:
+            height, width = rle_size(det["segmentation"], path, record)
+            info = images[image_id] = {
                 "file_name": str(det.get("file_name", "")),
-                "height": crop.height,
-                "width": crop.width,
+                "height": height,
+                "width": width,
             }
+        crop = _decode(det["segmentation"], info["height"], info["width"], path, record)
         index = running.get(image_id, 0)
         running[image_id] = index + 1
         out.append(
@@ -155,7 +114,7 @@ def _read_results_list(path: Path, data: list, images_json: Path | None) -> tupl
                 image_id=image_id,
                 instance_id=index,
                 category_id=int(det.get("category_id", -1)),
-                score=_score(det.get("score"), path, record),
+                score=_score(det.get("score")),
                 crop=crop,
             )
         )

@@ -9,17 +9,21 @@ histograms), ``plots/shape_vs_size.png`` and ``manifest.json``.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from flocshape.cliargs import Parser, integer, open_fraction, positive, real
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, table_bytes
 from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.outputs import claim_dir
 from flocshape.stats.compare import (
     DEFAULT_DESCRIPTORS,
+    MIN_PARTICLES,
     SCALED_COLUMNS,
     CompareOptions,
     add_scale,
@@ -32,6 +36,13 @@ from flocshape.stats.distributions import DistributionOptions, dataset_distribut
 from flocshape.stats.plots import plot_descriptor, plot_shape_vs_size
 
 _SCATTER_SHAPES = ("circularity", "elongation", "solidity")
+TOOL = "infer/compare.py"
+
+
+def table_path(path: str | Path) -> Path:
+    """The particle table an input names: ``RUN/particles.parquet`` for a run folder, else the file itself."""
+    p = Path(path)
+    return p / "particles.parquet" if p.is_dir() else p
 
 
 def unique_labels(paths: Sequence[str], labels: Sequence[str] | None) -> list[str]:
@@ -113,8 +124,13 @@ def _summary(
         "effect_size": "Cliff's delta = P(b > a) - P(b < a); Romano et al. 2006 magnitude labels",
         "multiple_testing": "ks_pvalue_holm: Holm adjustment over all rows of comparison.csv; the verdict "
         "uses the per-descriptor bootstrap CI of the median change",
+        "min_particles": opt.min_particles,
+        "min_particles_rule": "no change is called significant unless both samples hold at least "
+        "min_particles particles (enough_particles); the verdict then says so",
         "significant_ci": int(comparison["significant_ci"].sum()),
-        "significant_holm": int((comparison["ks_pvalue_holm"] < opt.alpha).sum()),
+        "significant_holm": int(
+            ((comparison["ks_pvalue_holm"] < opt.alpha) & comparison["enough_particles"]).sum()
+        ),
         "comparisons": records,
     }
 
@@ -127,17 +143,27 @@ def run_compare(
     um_per_px: float | None = None,
     options: CompareOptions | None = None,
     plots: bool = True,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
-    """Load the tables, compare them (first = reference), write the output folder; returns comparison.csv."""
+    """Load the tables, compare them (first = reference), write the output folder; returns comparison.csv.
+
+    ``out`` follows the output policy of :mod:`flocshape.outputs` (an earlier compare output is replaced, any
+    other existing folder only with ``overwrite``). A table without particles is compared as empty: its
+    verdicts say "no particles".
+    """
     opt = options or CompareOptions()
     if len(paths) < 2:
         raise input_error("compare", "give at least two inputs (A B [C ...])")
+    claim_dir(out, TOOL, [table_path(p) for p in paths], overwrite)
     names = unique_labels(paths, labels)
     tables = {label: load_particle_table(p) for label, p in zip(names, paths, strict=True)}
     if um_per_px is not None:
         tables = {label: add_scale(t, um_per_px) for label, t in tables.items()}
     inputs = dict(zip(names, (str(p) for p in paths), strict=True))
     chosen = resolve_descriptors(tables, inputs, descriptors, scaled=um_per_px is not None)
+    for label, p in zip(names, paths, strict=True):
+        if tables[label].empty:
+            print(f"warning: {table_path(p)}: no particles; its comparisons say so", file=sys.stderr)
     comparison = compare_tables(tables, chosen, opt)
     dist_opt = DistributionOptions(
         border=opt.border,
@@ -159,11 +185,10 @@ def run_compare(
         if plots:
             _write_plots(tables, chosen, tmp / "plots", opt, um_per_px is not None)
         manifest = build_manifest(
-            "infer/compare.py",
+            TOOL,
             {"inputs": list(map(str, paths)), "labels": names, "descriptors": chosen, "um_per_px": um_per_px,
              "plots": plots, **opt.as_dict()},
-            inputs={label: describe_input(Path(p) / "particles.parquet" if Path(p).is_dir() else p)
-                    for label, p in inputs.items()},
+            inputs={label: describe_input(table_path(p)) for label, p in inputs.items()},
             outputs=sorted(str(q.relative_to(tmp)) for q in tmp.rglob("*") if q.is_file()),
         )  # fmt: skip
         write_manifest(tmp, manifest)
@@ -189,7 +214,7 @@ def _write_plots(
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``infer/compare.py``."""
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="infer/compare.py",
         description="Compare particle tables of batches: B (C, ...) against A, per descriptor.",
     )
@@ -198,12 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="run folders with particles.parquet, or .parquet/.csv tables; the first is the reference A",
     )
-    ap.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    ap.add_argument("--out", required=True, help="output folder (an earlier compare output is replaced)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an --out folder another tool wrote")
     ap.add_argument(
         "--descriptors", nargs="+", help=f"columns to compare (default: {' '.join(DEFAULT_DESCRIPTORS)})"
     )
     ap.add_argument(
-        "--um-per-px", type=float, help="scale: adds _um columns and compares ecd_um/feret_max_um"
+        "--um-per-px", type=positive(), help="scale: adds _um columns and compares ecd_um/feret_max_um"
     )
     ap.add_argument(
         "--labels", nargs="+", help="names of the inputs in verdicts and plots (default: file names)"
@@ -224,12 +250,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--min-score",
-        type=float,
+        type=real(),
         help="also drop predictions scored below this (the low_score flags apply as well unless --keep-low-score)",
     )
-    ap.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--confidence", type=float, default=0.95)
+    ap.add_argument(
+        "--bootstrap",
+        type=integer(0),
+        default=1000,
+        help="bootstrap replicates (default 1000; 0: no verdicts)",
+    )
+    ap.add_argument("--seed", type=integer(0), default=0)
+    ap.add_argument("--confidence", type=open_fraction(), default=0.95)
+    ap.add_argument(
+        "--min-particles",
+        type=integer(2),
+        default=MIN_PARTICLES,
+        help=f"fewest particles per sample for a verdict (default {MIN_PARTICLES})",
+    )
     ap.add_argument("--no-plots", action="store_true")
     return ap
 
@@ -237,10 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``infer/compare.py``; prints the verdicts."""
     args = build_parser().parse_args(argv)
-    if args.um_per_px is not None and not args.um_per_px > 0:
-        raise input_error("--um-per-px", f"must be > 0, got {args.um_per_px}")
-    if not 0 < args.confidence < 1 or args.bootstrap < 0:
-        raise input_error("--confidence/--bootstrap", "confidence must be in (0, 1) and bootstrap >= 0")
     opt = CompareOptions(
         border=args.border,
         keep_too_small=args.keep_too_small,
@@ -249,10 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_boot=args.bootstrap,
         seed=args.seed,
         confidence=args.confidence,
+        min_particles=args.min_particles,
     )
-    comparison = run_compare(
-        args.inputs, args.out, args.labels, args.descriptors, args.um_per_px, opt, plots=not args.no_plots
-    )
+    comparison = run_compare(args.inputs, args.out, args.labels, args.descriptors, args.um_per_px, opt,
+                             plots=not args.no_plots, overwrite=args.overwrite)  # fmt: skip
     print("\n".join(comparison["verdict"]))
     print(f"wrote {args.out}")
     return 0

@@ -13,6 +13,8 @@ Per descriptor and pair (B vs A):
 * ``cliffs_delta`` = P(b > a) - P(b < a) for a random particle a of A and b of B, in [-1, 1]
   (ordinal, robust to outliers and scale-free; from the Mann-Whitney U statistic), with the magnitude
   label of Romano et al. (2006): |d| < 0.147 negligible, < 0.33 small, < 0.474 medium, else large;
+* ``enough_particles``: both samples hold at least ``min_particles`` (default :data:`MIN_PARTICLES`, 20);
+  below that no difference is called significant (``significant_ci`` is False) and the verdict says so;
 * ``verdict``: one plain line (:mod:`flocshape.stats.verdict`).
 
 Which particles count: predictions flagged ``low_score`` (below the run's measurement threshold) are dropped
@@ -34,7 +36,11 @@ from scipy import stats
 
 from flocshape.errors import input_error
 from flocshape.stats.distributions import SHAPE_DESCRIPTORS, flag_column
-from flocshape.stats.verdict import verdict_line
+from flocshape.stats.verdict import unjudged_line, verdict_line
+
+# Fewest particles per sample for a verdict: below it the percentile-bootstrap CI of a median is far too
+# narrow (one particle gives a CI of zero width), so no change is called significant.
+MIN_PARTICLES = 20
 
 DEFAULT_DESCRIPTORS: tuple[str, ...] = ("ecd_px", "feret_max_px", *SHAPE_DESCRIPTORS)
 # px column -> (um column, power of the scale)
@@ -53,7 +59,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "label_a", "label_b", "descriptor", "n_a", "n_b", "median_a", "median_b", "delta_median",
     "delta_ci_low", "delta_ci_high", "delta_rel_pct", "delta_rel_ci_low_pct", "delta_rel_ci_high_pct",
     "ks_statistic", "ks_pvalue", "ks_pvalue_holm", "wasserstein", "cliffs_delta", "cliffs_magnitude",
-    "significant_ci", "verdict",
+    "significant_ci", "enough_particles", "verdict",
 )  # fmt: skip
 
 
@@ -69,10 +75,13 @@ class CompareOptions:
     seed: int = 0
     confidence: float = 0.95
     alpha: float = 0.05
+    min_particles: int = MIN_PARTICLES
 
     def __post_init__(self) -> None:
         if self.border not in ("exclude", "include"):
             raise ValueError(f"border policy {self.border!r} is not 'exclude' or 'include'")
+        if self.min_particles < 2:
+            raise ValueError(f"min_particles must be >= 2, got {self.min_particles}")
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for manifests)."""
@@ -253,12 +262,22 @@ def compare_tables(
     out = pd.DataFrame(rows)
     out["ks_pvalue_holm"] = holm_adjust(out["ks_pvalue"].to_numpy(float))
     lo, hi = out["delta_ci_low"].to_numpy(float), out["delta_ci_high"].to_numpy(float)
-    out["significant_ci"] = np.isfinite(lo) & np.isfinite(hi) & ((lo > 0) | (hi < 0))
+    out["enough_particles"] = np.minimum(out["n_a"], out["n_b"]).to_numpy() >= opt.min_particles
+    out["significant_ci"] = (
+        np.isfinite(lo) & np.isfinite(hi) & ((lo > 0) | (hi < 0)) & out["enough_particles"]
+    )
     out["verdict"] = [_row_verdict(r, opt) for r in out.to_dict("records")]
     return out[list(COMPARISON_COLUMNS)]
 
 
 def _row_verdict(row: dict[str, object], opt: CompareOptions) -> str:
+    unjudged = unjudged_line(
+        str(row["label_b"]), str(row["label_a"]), str(row["descriptor"]),
+        int(row["n_a"]), int(row["n_b"]), opt.min_particles, opt.n_boot,  # type: ignore[arg-type]
+        float(row["delta_rel_pct"]), float(row["delta_median"]),  # type: ignore[arg-type]
+    )  # fmt: skip
+    if unjudged is not None:
+        return unjudged
     holm_p = float(row["ks_pvalue_holm"])  # type: ignore[arg-type]
     holm_ok = None if not np.isfinite(holm_p) else holm_p < opt.alpha
     return verdict_line(

@@ -183,16 +183,19 @@ def bootstrap_statistics(
     replicate draws n particle indices with replacement (``rng.integers``) and sorts the *indices*
     (integer sort, cheaper than sorting values), which gives sorted values directly. Replicates run in
     chunks of at most ~2 million cells. Returns ``{name: (estimate, ci_low, ci_high)}``; the estimate is
-    the statistic of the original sample; CIs are NaN when ``n_boot == 0`` or the sample is empty.
+    the statistic of the original sample; CIs are NaN when ``n_boot == 0``; everything is NaN for an empty
+    sample.
     """
     x = np.asarray(values, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(x, kind="stable")
     xs, ws = x[order], w[order]
     n = xs.size
+    if n == 0:  # no particle: every statistic is NaN (names from a one-particle sample)
+        return {k: (np.nan, np.nan, np.nan) for k in statistic(np.zeros((1, 1)), np.ones((1, 1)))}
     estimate = statistic(xs[None, :], ws[None, :])
     result = {k: (float(v[0]), np.nan, np.nan) for k, v in estimate.items()}
-    if n == 0 or n_boot == 0:
+    if n_boot == 0:
         return result
     rng = np.random.default_rng(seed)
     chunk = max(1, _MAX_CELLS // n)

@@ -8,7 +8,9 @@ A verdict is built from the change of the *median* (B minus A) and its bootstrap
   as magnitudes in the direction of the change.
 
 When the median of A is not positive the relative change is undefined and the absolute change is
-written instead. Words per descriptor are in :data:`WORDING` (increase, decrease, noun); unknown
+written instead. A change is never called significant without enough particles: with an empty sample, fewer
+than the minimum per sample (:data:`flocshape.stats.compare.MIN_PARTICLES` by default) or no bootstrap, the
+line says why it judges nothing (:func:`unjudged_line`) and gives the observed change only. Words per descriptor are in :data:`WORDING` (increase, decrease, noun); unknown
 descriptors get "higher <name>" / "lower <name>".
 """
 
@@ -107,3 +109,38 @@ def verdict_line(
     if holm_significant is False:
         line += "; KS test not significant after Holm adjustment"
     return line
+
+
+def unjudged_line(
+    label_b: str,
+    label_a: str,
+    descriptor: str,
+    n_a: int,
+    n_b: int,
+    min_particles: int,
+    n_boot: int,
+    rel_pct: float,
+    delta_median: float,
+) -> str | None:
+    """The verdict when significance cannot be judged, else ``None``.
+
+    Reasons, first that applies: a sample without particles; a sample below ``min_particles`` (the stated
+    minimum: a bootstrap CI of a median from a handful of particles is far too narrow); ``n_boot == 0`` (no
+    confidence interval was asked for). The observed change of the median is given, not judged.
+    """
+    noun = wording(descriptor)[2]
+    empty = [label for label, n in ((label_a, n_a), (label_b, n_b)) if n == 0]
+    if empty:
+        return f"{label_b} vs {label_a}: {noun}: no particles in {' and '.join(empty)}; nothing to compare"
+    if math.isfinite(rel_pct):
+        observed = f"observed median {descriptor} {rel_pct:+.1f} %"
+    else:
+        observed = f"observed median {descriptor} {delta_median:+.3g}"
+    if min(n_a, n_b) < min_particles:
+        return (
+            f"{label_b} vs {label_a}: {noun}: too few particles to judge ({n_b} vs {n_a}; at least "
+            f"{min_particles} in each needed); {observed}, not a finding"
+        )
+    if n_boot == 0:
+        return f"{label_b} vs {label_a}: {noun}: not judged (no bootstrap, so no confidence interval); {observed}"
+    return None

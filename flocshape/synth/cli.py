@@ -8,32 +8,34 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import NoReturn
 
+from flocshape.cliargs import Parser, integer, real
 from flocshape.errors import input_error
+from flocshape.outputs import claim_dir
 from flocshape.synth.config import PRESETS, SynthConfig, resolve
 from flocshape.synth.writer import generate
 
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one-line :class:`~flocshape.errors.InputError` messages."""
-
-    def error(self, message: str) -> NoReturn:
-        raise input_error("command line", message)
+TOOL = "datasets/synthesize.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser: ``--out``, ``--preset``, ``--workers``, ``--overwrite`` and one flag per knob."""
-    p = _Parser(
+    """The parser: ``--out``, ``--preset``, ``--workers``, ``--overwrite`` and one flag per knob (finite numbers
+    only; ranges are checked by :func:`flocshape.synth.config.validate`)."""
+    p = Parser(
         prog="datasets/synthesize.py",
         description="Generate a synthetic floc video data set in the 2022 hackathon layout with exact truth.",
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder (written atomically)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output folder (written atomically; an earlier one is replaced)",
+    )
     p.add_argument("--preset", default="hackathon", help=f"one of: {', '.join(PRESETS)} (default hackathon)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count, at most 2)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out folder another tool wrote")
     for f in fields(SynthConfig):
-        kind = int if f.type in (int, "int") else float
+        kind = integer() if f.type in (int, "int") else real()
         p.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
@@ -53,11 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if workers < 1:
         raise input_error("command line", f"must be at least 1 (got {workers})", "--workers")
     out: Path = args.out
-    if out.exists() and not args.overwrite:
-        raise input_error(out, "output folder exists (pass --overwrite to replace it)", "--out")
-    if out.exists() and not out.is_dir():
-        raise input_error(out, "is a file, not a folder", "--out")
-    card = generate(cfg, out, args.preset, workers=workers, overwrite=args.overwrite)
+    claim_dir(out, TOOL, [], args.overwrite)
+    card = generate(cfg, out, args.preset, workers=workers, overwrite=True)
     stats = card["statistics"]
     print(
         f"wrote {out}: {stats['images']} images, {stats['labelled_instances']} labelled instances, "

@@ -7,6 +7,7 @@ The whole resolved configuration is written to ``card.json`` so a data set can b
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -171,6 +172,11 @@ def validate(cfg: SynthConfig, where: str = "command line") -> None:
 
     def bad(name: str, what: str) -> InputError:
         return input_error(where, f"{what} (got {getattr(cfg, name)!r})", _flag(name))
+
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise bad(f.name, "must be a finite number")
 
     for name in _FRACTIONS:
         if not 0.0 <= getattr(cfg, name) <= 1.0:

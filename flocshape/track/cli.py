@@ -14,21 +14,25 @@ validation frames (``flocshape.score.postprocess``) — are left out unless ``ke
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from flocshape.cliargs import Parser, integer, non_negative, positive, real
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_bytes, atomic_write_json, table_bytes
 from flocshape.manifest import build_manifest, describe_input, write_manifest
+from flocshape.outputs import claim_dir
 from flocshape.stats.distributions import SHAPE_DESCRIPTORS
 from flocshape.track.associate import TRACK_COLUMNS, LinkParams, build_tracks
 from flocshape.track.instances import load_instances
 from flocshape.track.trends import block_trends, track_series
 
 GEOMETRY_DESCRIPTORS = ("area_px", "ecd_px")
+TOOL = "infer/track.py"
 
 
 def read_particles(path: Path) -> pd.DataFrame:
@@ -39,6 +43,34 @@ def read_particles(path: Path) -> pd.DataFrame:
         raise input_error(path, "no such particle table") from exc
     except (OSError, ValueError) as exc:
         raise input_error(path, f"cannot read table ({type(exc).__name__}: {exc})") from exc
+
+
+def check_same_particles(instances: pd.DataFrame, particles: pd.DataFrame, path: object) -> None:
+    """Refuse a particle table that does not describe ``instances``: each instance needs exactly one row with
+    its ``image_id, instance_id`` and, when the table has ``area_px``, the same pixel count (a table of
+    another run joins wrongly or not at all)."""
+    missing = [c for c in ("image_id", "instance_id") if c not in particles.columns]
+    if missing:
+        raise input_error(path, f"no column(s) {', '.join(missing)}")
+    keys = particles[["image_id", "instance_id"]]
+    if keys.duplicated().any():
+        first = keys[keys.duplicated()].iloc[0]
+        raise input_error(path, f"image_id {first.image_id}, instance_id {first.instance_id} appears twice")
+    cols = ["image_id", "instance_id", *(["area_px"] if "area_px" in particles.columns else [])]
+    joined = instances[["image_id", "instance_id", "area_px"]].merge(
+        particles[cols], on=["image_id", "instance_id"], how="left", suffixes=("", "_table"), indicator=True
+    )
+    bad = joined["_merge"] != "both"
+    if "area_px_table" in joined.columns:
+        bad |= ~np.isclose(joined["area_px"].astype(float), joined["area_px_table"].astype(float), atol=0.5)
+    if bad.any():
+        first = joined[bad].iloc[0]
+        raise input_error(
+            path,
+            f"does not describe the predictions: {int(bad.sum())} of {len(joined)} have no row or another "
+            f"area_px (first: image_id {first.image_id}, instance_id {first.instance_id}); give the particle "
+            "table of the same run",
+        )
 
 
 def drop_low_score(instances: pd.DataFrame, particles: pd.DataFrame | None) -> pd.DataFrame:
@@ -105,6 +137,11 @@ def run_track(
     prm = params or LinkParams()
     instances = load_instances(pred, images_json, block_size=block_size, min_score=min_score)
     part = read_particles(Path(particles)) if particles is not None else None
+    if part is not None:
+        check_same_particles(instances, part, particles)
+        if not keep_low_score and "low_score" not in part.columns and instances["score"].notna().any():
+            print(f"warning: {particles}: no low_score column: no detection is left out as low-scored",
+                  file=sys.stderr)  # fmt: skip
     if not keep_low_score:
         instances = drop_low_score(instances, part)
     if instances.empty:
@@ -129,15 +166,15 @@ def run_track(
                 str(particles), "descriptors": chosen, "block_size": block_size, "min_score": min_score,
                 "min_track_len": min_track_len, "include_border": include_border, "n_boot": n_boot, "seed": seed,
                 "keep_low_score": keep_low_score, **prm.as_dict()}  # fmt: skip
-        write_manifest(tmp, build_manifest("infer/track.py", args, inputs))
+        write_manifest(tmp, build_manifest(TOOL, args, inputs))
     return tracks_out, trends
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``infer/track.py``."""
     d = LinkParams()
-    ap = argparse.ArgumentParser(prog="infer/track.py", description="Link particles across frames of each "
-                                 "block (mask IoU + Hungarian) and fit descriptor trends over time.")  # fmt: skip
+    ap = Parser(prog="infer/track.py", description="Link particles across frames of each block (mask IoU + "
+                "Hungarian) and fit descriptor trends over time.")  # fmt: skip
     ap.add_argument(
         "--pred", required=True, help="COCO results/submission list, or a COCO instances file (GT)"
     )
@@ -146,69 +183,66 @@ def build_parser() -> argparse.ArgumentParser:
         "--particles",
         help="particle table (.parquet/.csv) of the same instances: shape descriptors, low_score flags",
     )
-    ap.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    ap.add_argument("--out", required=True, help="output folder (an earlier track output is replaced)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an --out folder another tool wrote")
     ap.add_argument(
         "--descriptors", nargs="+", help="descriptors to follow (default: area_px ecd_px + shape)"
     )
-    ap.add_argument("--block-size", type=int, default=10, help="frames per block: block = (frame-1)//N (10)")
-    ap.add_argument("--iou-gate", type=float, default=d.iou_gate, help=f"min mask IoU to link ({d.iou_gate})")
+    ap.add_argument("--block-size", type=integer(1), default=10,
+                    help="frames per block: block = (frame-1)//N (10)")  # fmt: skip
+    ap.add_argument("--iou-gate", type=real(0.0, 1.0, lo_open=True), default=d.iou_gate,
+                    help=f"min mask IoU to link ({d.iou_gate})")  # fmt: skip
     ap.add_argument(
         "--small-area-px",
-        type=float,
+        type=non_negative(),
         default=d.small_area_px,
         help=f"centroid fallback for particles below this area ({d.small_area_px:g})",
     )
     ap.add_argument(
         "--max-centroid-px",
-        type=float,
+        type=positive(),
         default=d.max_centroid_px,
         help=f"centroid fallback distance gate ({d.max_centroid_px:g})",
     )
     ap.add_argument(
         "--max-area-ratio",
-        type=float,
+        type=real(1.0),
         default=d.max_area_ratio,
-        help=f"centroid fallback area-ratio gate ({d.max_area_ratio:g})",
+        help=f"centroid fallback area-ratio gate, >= 1 ({d.max_area_ratio:g})",
     )
     ap.add_argument(
-        "--max-frame-gap", type=int, default=d.max_frame_gap, help="link across missing frames (1)"
+        "--max-frame-gap", type=integer(1), default=d.max_frame_gap, help="link across missing frames (1)"
     )
     ap.add_argument(
         "--max-missed",
-        type=int,
+        type=integer(0),
         default=d.max_missed,
         help=f"frames a particle may go undetected without ending its track ({d.max_missed})",
     )
     ap.add_argument(
         "--min-score",
-        type=float,
+        type=real(),
         help="also drop predictions scored below this (--particles' low_score flags apply as well unless "
         "--keep-low-score)",
     )
     ap.add_argument(
         "--keep-low-score", action="store_true", help="also link predictions --particles flags low_score"
     )
-    ap.add_argument("--min-track-len", type=int, default=3, help="frames a track needs for a slope (3)")
+    ap.add_argument(
+        "--min-track-len", type=integer(2), default=3, help="frames a track needs for a slope (3)"
+    )
     ap.add_argument(
         "--include-border", action="store_true", help="keep border-touching instances in the series"
     )
-    ap.add_argument("--bootstrap", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bootstrap", type=integer(0), default=2000)
+    ap.add_argument("--seed", type=integer(0), default=0)
     return ap  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``infer/track.py``; prints the all-blocks trends."""
     a = build_parser().parse_args(argv)
-    if (
-        a.block_size < 1
-        or a.max_frame_gap < 1
-        or a.max_missed < 0
-        or a.min_track_len < 2
-        or not 0 < a.iou_gate <= 1
-    ):
-        raise input_error("arguments", "need --block-size >= 1, --max-frame-gap >= 1, --max-missed >= 0, "
-                          "--min-track-len >= 2, 0 < --iou-gate <= 1")  # fmt: skip
+    claim_dir(a.out, TOOL, [a.pred, a.images_json, a.particles], a.overwrite)
     prm = LinkParams(a.iou_gate, a.small_area_px, a.max_centroid_px, a.max_area_ratio, a.max_frame_gap,
                      a.max_missed)  # fmt: skip
     beside = Path(a.pred).with_name("particles.parquet")

@@ -14,7 +14,6 @@ Conventions
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,15 @@ import pandas as pd
 from pycocotools import mask as mask_utils
 
 from flocshape.errors import input_error
-from flocshape.masks import to_compressed_rle
+from flocshape.records import (
+    CocoIndex,
+    check_coco,
+    check_results,
+    load_json,
+    prediction_where,
+    segmentation_rle,
+    warn_repeated_predictions,
+)
 
 INSTANCE_COLUMNS = (
     "image_id", "file_name", "frame", "block", "instance_id", "score", "area_px", "ecd_px",
@@ -46,30 +53,6 @@ def block_of(frame: int, block_size: int = 10) -> int:
     return (int(frame) - 1) // int(block_size)
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise input_error(path, "no such file") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise input_error(path, f"not readable JSON ({exc})") from exc
-
-
-def _images_index(images: Any, path: Path) -> dict[int, dict[str, Any]]:
-    if not isinstance(images, list):
-        raise input_error(path, "'images' is missing or not a list")
-    out = {}
-    for i, im in enumerate(images):
-        try:
-            out[int(im["id"])] = {"file_name": str(im["file_name"]), "height": int(im["height"]),
-                                  "width": int(im["width"])}  # fmt: skip
-        except (KeyError, TypeError, ValueError) as exc:
-            raise input_error(
-                path, f"image entry needs id, file_name, height, width ({exc})", f"images[{i}]"
-            ) from exc
-    return out
-
-
 def mask_geometry(rle: dict[str, Any]) -> dict[str, float]:
     """Area, centroid, box and border contact of one compressed RLE (see the module conventions)."""
     height, width = (int(v) for v in rle["size"])
@@ -88,52 +71,45 @@ def mask_geometry(rle: dict[str, Any]) -> dict[str, float]:
             "touches_border": bool(touches), "image_height": height, "image_width": width}  # fmt: skip
 
 
+def _images(index: CocoIndex) -> dict[int, dict[str, Any]]:
+    return {
+        k: {"file_name": v.file_name, "height": v.height, "width": v.width} for k, v in index.images.items()
+    }
+
+
 def _rows_from_coco(data: dict, path: Path) -> list[dict[str, Any]]:
-    images = _images_index(data.get("images"), path)
-    anns = data.get("annotations")
-    if not isinstance(anns, list):
-        raise input_error(path, "'annotations' is missing or not a list")
+    images = _images(check_coco(data, path))
     rows = []
-    for i, ann in enumerate(anns):
-        record = f"annotations[{i}]"
-        try:
-            image_id, ann_id = int(ann["image_id"]), int(ann["id"])
-            info = images[image_id]
-            seg = ann["segmentation"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise input_error(
-                path, f"needs id, image_id (listed in images) and segmentation ({exc!r})", record
-            ) from exc
-        rows.append(_row(path, record, image_id, ann_id, info, seg, ann.get("score")))
+    for i, ann in enumerate(data["annotations"]):
+        image_id, ann_id = int(ann["image_id"]), int(ann["id"])
+        record = f"annotations[{i}] (id={ann_id})"
+        rows.append(
+            _row(path, record, image_id, ann_id, images[image_id], ann["segmentation"], ann.get("score"))
+        )
     return rows
 
 
-def _rows_from_results(
-    data: list, path: Path, images: dict[int, dict[str, Any]], images_path: Path
-) -> list[dict]:
+def _rows_from_results(data: list, path: Path, index: CocoIndex, images_path: Path) -> list[dict]:
+    check_results(data, path, index.categories)
+    warn_repeated_predictions(data, path)
+    images = _images(index)
     rows = []
     running: dict[int, int] = {}
     for i, det in enumerate(data):
-        record = f"[{i}]"
-        try:
-            image_id = int(det["image_id"])
-            seg = det["segmentation"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise input_error(path, f"needs image_id and segmentation ({exc!r})", record) from exc
+        image_id = int(det["image_id"])
+        record = prediction_where(i, det)
         if image_id not in images:
-            raise input_error(path, f"image_id {image_id} is not in {images_path}", record)
-        index = running.get(image_id, 0)
-        running[image_id] = index + 1
-        rows.append(_row(path, record, image_id, index, images[image_id], seg, det.get("score")))
+            raise input_error(path, f"image_id {image_id} is not in the images of {images_path}", record)
+        index_in_image = running.get(image_id, 0)
+        running[image_id] = index_in_image + 1
+        rows.append(_row(path, record, image_id, index_in_image, images[image_id], det["segmentation"],
+                         det.get("score")))  # fmt: skip
     return rows
 
 
 def _row(path: Path, record: str, image_id: int, instance_id: int, info: dict, seg: Any, score: Any) -> dict:
-    try:
-        rle = to_compressed_rle(seg, info["height"], info["width"])
-        geometry = mask_geometry(rle)
-    except (ValueError, TypeError) as exc:
-        raise input_error(path, f"bad segmentation: {exc}", record) from exc
+    rle = segmentation_rle(seg, info["height"], info["width"], path, record)
+    geometry = mask_geometry(rle)
     counts = rle["counts"]
     rle = {"size": [int(info["height"]), int(info["width"])],
            "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}  # fmt: skip
@@ -154,17 +130,14 @@ def load_instances(
     predictions (ground truth, score NaN, is kept). Bad input raises :class:`~flocshape.errors.InputError`.
     """
     pred_path = Path(pred_path)
-    data = _load_json(pred_path)
+    data = load_json(pred_path)
     if isinstance(data, dict):
         rows = _rows_from_coco(data, pred_path)
     elif isinstance(data, list):
         if images_json is None:
             raise input_error(pred_path, "a results list needs --images-json (COCO file with the images)")
-        meta = _load_json(Path(images_json))
-        if not isinstance(meta, dict):
-            raise input_error(images_json, "not a COCO file with an 'images' list")
-        rows = _rows_from_results(data, pred_path, _images_index(meta.get("images"), Path(images_json)),
-                                  Path(images_json))  # fmt: skip
+        index = check_coco(load_json(images_json), images_json, need_annotations=False)
+        rows = _rows_from_results(data, pred_path, index, Path(images_json))
     else:
         raise input_error(pred_path, "neither a COCO instances object nor a results list")
     table = pd.DataFrame(rows, columns=[c for c in INSTANCE_COLUMNS if c not in ("frame", "block")])

@@ -21,7 +21,7 @@ A *study file* (YAML, see ``train/studies/``) names the data once and a list of 
 
 Per run (``kind: pipeline``, the default) the stage scripts run as a user runs them: ``train/train.py`` ->
 ``infer/predict.py`` on the validation frames (conf 0.05) -> ``infer/tune.py`` (post-processing chosen on
-validation only) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
+validation only; skipped, so no post-processing, when the model predicts nothing there) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
 ``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) x smoothing of
 ``refine_smooths`` (px, default ``[1]``) and the unrefined masks; ``refine_levels: []`` skips it) ->
 ``infer/predict.py --postproc [--refine L --refine-inset I --refine-smooth S]`` on the test
@@ -275,14 +275,15 @@ class Runner:
         train_json = _path(self.run.data["train_coco"])
         self.predict(self.val_images(), train_json, self.dir / "val_pred", None)
         postproc: Path | None = None
-        if self.run.kind == "pipeline":
+        raw_val = self.submission(self.dir / "val_pred")
+        predicted = bool(json.loads(raw_val.read_text()))  # no validation predictions: nothing to tune
+        if self.run.kind == "pipeline" and predicted:
             postproc = self.dir / "tune" / "postproc.json"
             if not postproc.is_file():
-                self.sh("infer/tune.py", "--gt", val_gt, "--pred", self.submission(self.dir / "val_pred"),
-                        "--out", postproc)  # fmt: skip
+                self.sh("infer/tune.py", "--gt", val_gt, "--pred", raw_val, "--out", postproc)
             val_pred = self.tuned_val_submission(postproc)
         else:
-            val_pred = self.submission(self.dir / "val_pred")
+            val_pred = raw_val
         refine = self.tune_refine(val_pred, val_gt, train_json) if self.run.kind == "pipeline" else None
         suffix = "_refined" if refine is not None else ""
         if refine is not None:

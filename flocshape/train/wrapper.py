@@ -13,6 +13,7 @@ Models are built from ``.yaml`` configs (Ultralytics ships ``yolov8n-seg.yaml``,
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,20 @@ def check_args(args: dict[str, Any], where: str | Path) -> None:
             )
         if key not in DEFAULT_CFG_DICT:
             raise input_error(where, "unknown Ultralytics train argument", record=key)
+    check_values({k: v for k, v in args.items() if k not in WRAPPER_KEYS}, where)
+
+
+def check_values(args: dict[str, Any], where: str | Path) -> None:
+    """Types and ranges of Ultralytics train arguments (Ultralytics' own ``check_cfg``), and every number finite."""
+    from ultralytics.cfg import check_cfg
+
+    try:
+        check_cfg(dict(args), hard=True)
+    except (TypeError, ValueError) as exc:
+        raise input_error(where, str(exc)) from None
+    for key, value in args.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise input_error(where, f"must be a finite number, got {value}", record=key)
 
 
 def check_model_spec(model: Any, where: str | Path) -> str:
