@@ -68,9 +68,14 @@ def generate(work: Path, roughness: float, elongation: float | None, seed: int, 
 
 
 def block_of(file_names: pd.Series) -> np.ndarray:
-    """Video block of each frame: frames sorted by name, ``BLOCK`` per block."""
+    """Video block of each frame: ``(number - 1) // BLOCK`` for the generator's numbered frames (``0011.jpg``),
+    else by rank of the sorted names, ``BLOCK`` per block."""
     names = sorted(set(file_names))
-    index = {n: i // BLOCK for i, n in enumerate(names)}
+    stems = [Path(n).stem for n in names]
+    if all(s.isdigit() for s in stems):
+        index = {n: (int(s) - 1) // BLOCK for n, s in zip(names, stems, strict=True)}
+    else:
+        index = {n: i // BLOCK for i, n in enumerate(names)}
     return file_names.map(index).to_numpy(int)
 
 
@@ -229,6 +234,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument(
         "--real", type=Path, help="a folder of real frames: label-free table, straight runs, overlays"
     )
+    ap.add_argument(
+        "--split-pred", type=Path, help="a predict run on a labelled split: bias table vs its labels"
+    )
+    ap.add_argument("--split-gt", type=Path, help="COCO labels of that split (truth/label_test_gt.json)")
     args = ap.parse_args(own)
     if args.frames < BLOCK or args.frames % BLOCK:
         raise input_error("--frames", f"must be a positive multiple of {BLOCK}, got {args.frames}")

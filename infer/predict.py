@@ -4,6 +4,8 @@ Without ``--model`` the shipped model (``flocshape/models/floc-yolov8n-seg-cpure
 card's ``--imgsz``, ``--conf``, ``--tile``, ``--refine`` / ``--refine-inset`` / ``--refine-smooth`` and tuned post-processing unless
 those are given (docs/models.md). Writes ``submission.json`` (hackathon format), ``particles.parquet``, ``manifest.json`` (and
 ``overlays/``).
+``--source`` may also be a video (``.mp4``/``.avi``/``.mov``) or a folder of videos, sampled with ``--every N`` or
+``--fps F`` (:mod:`flocshape.infer.video`; the run folder then also gets ``images.json``).
 A thin CLI over :mod:`flocshape.infer.run`; see docs/predict.md. Exit code 3: some frames could not be read.
 """
 
@@ -15,8 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flocshape.cliargs import Parser, fraction, integer, non_negative, positive, real
-from flocshape.errors import run_cli
-from flocshape.infer.checks import check_device, check_postproc_values, check_predict_inputs
+from flocshape.errors import InputError, input_error, run_cli
+from flocshape.infer.checks import (
+    check_device,
+    check_frame_names,
+    check_postproc_values,
+    check_predict_inputs,
+)
 from flocshape.infer.run import (
     BUILTIN_CONF,
     BUILTIN_IMGSZ,
@@ -30,6 +37,7 @@ from flocshape.infer.run import (
     resolve_model_settings,
     run_predict,
 )
+from flocshape.infer.video import find_videos, video_frames
 from flocshape.models import MODEL_NAME
 
 
@@ -42,7 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"YOLO-seg weights (.pt, local; default: the shipped {MODEL_NAME}.pt, see docs/models.md)",
     )
-    p.add_argument("--source", required=True, help="folder of frames or a quoted glob pattern")
+    p.add_argument(
+        "--source",
+        required=True,
+        help="folder of frames, a quoted glob pattern, a video or a folder of videos",
+    )
+    sampling = p.add_mutually_exclusive_group()
+    sampling.add_argument(
+        "--every",
+        type=integer(1),
+        default=None,
+        metavar="N",
+        help="video: predict every N-th frame (default 1)",
+    )
+    sampling.add_argument(
+        "--fps",
+        type=positive(),
+        default=None,
+        metavar="F",
+        help="video: predict F frames per second (the frame nearest to each k/F s; at most the video's fps)",
+    )
     p.add_argument(
         "--images-json", type=Path, default=None, help="COCO file with 'images' (image ids by file name)"
     )
@@ -144,11 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the prediction; exit code 0, or 3 when some frames failed."""
     args = build_parser().parse_args(argv)
-    sources = find_sources(args.source)
+    videos = find_videos(args.source)
     source_dir = Path(args.source) if Path(args.source).is_dir() else None
-    check_predict_inputs(
-        sources, args.out, args.images_json, args.model, args.postproc, args.resume, source_dir
-    )
+    sampling = None
+    if videos:
+        _check_video_options(args, source_dir)
+        check_predict_inputs(videos, args.out, None, args.model, args.postproc, args.resume, source_dir)
+        sources, _ = video_frames(args.source, args.every, args.fps)
+        check_frame_names(sources)
+        sampling = {"fps": args.fps} if args.fps is not None else {"every": args.every or 1}
+    else:
+        if args.every is not None or args.fps is not None:
+            flag = "--every" if args.every is not None else "--fps"
+            raise input_error("command line", "only for a video source (.mp4, .avi, .mov)", flag)
+        sources = find_sources(args.source)
+        check_predict_inputs(
+            sources, args.out, args.images_json, args.model, args.postproc, args.resume, source_dir
+        )
     check_device(args.device)
     choice = resolve_model_settings(
         args.model,
@@ -183,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_postproc_values(choice.postproc, args.postproc or "postproc")
     created = _first_missing(Path(args.out).absolute())
     try:
-        summary = _run(args, choice, options, sources)
+        summary = _run(args, choice, options, sources, sampling)
     except BaseException:
         _remove_if_unused(Path(args.out), created)
         raise
@@ -199,6 +238,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"per frame (ms): {per_frame_ms(summary, done_now)}")
     print(f"out: {Path(args.out).absolute()}")
     return summary.exit_code
+
+
+def _check_video_options(args: argparse.Namespace, source_dir: Path | None) -> None:
+    """A video source takes no ``--images-json`` (its frames are numbered) and no image frames beside it."""
+    if args.images_json is not None:
+        raise input_error(
+            "command line", "not used with a video source (frame ids are 1, 2, ...)", "--images-json"
+        )
+    if source_dir is not None:
+        try:
+            images = find_sources(args.source)
+        except InputError:  # no image files: as it should be
+            images = []
+        if images:
+            raise input_error(
+                source_dir, f"holds both videos and image frames ({images[0].name}); give one kind"
+            )
 
 
 def _first_missing(out: Path) -> Path | None:
@@ -219,7 +275,11 @@ def _remove_if_unused(out: Path, created: Path | None) -> None:
 
 
 def _run(
-    args: argparse.Namespace, choice: ModelChoice, options: PredictOptions, sources: list[Path]
+    args: argparse.Namespace,
+    choice: ModelChoice,
+    options: PredictOptions,
+    sources: list[Path],
+    sampling: dict[str, float] | None = None,
 ) -> RunSummary:
     """:func:`run_predict` with the parsed options."""
     return run_predict(
@@ -235,6 +295,7 @@ def _run(
         postproc=choice.postproc,
         settings_from=choice.settings_from,
         measure_min_score=args.measure_min_score,
+        sampling=sampling,
     )
 
 

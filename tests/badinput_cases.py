@@ -129,6 +129,30 @@ def _twice_rows(ws: Path) -> str:
     return "twice.parquet"
 
 
+def _video(name: str, n_frames: int = 30, cut: bool = False) -> Callable[[Path], str]:
+    """A builder writing ``videos/NAME`` (256 x 320 px, 10 fps; ``.avi``: MJPG, else mp4v) of ``n_frames`` frames,
+    or, with ``cut``, its first half of bytes only."""
+
+    def build(ws: Path) -> str:
+        import cv2
+        import numpy as np
+
+        path = ws / "videos" / name
+        path.parent.mkdir(exist_ok=True)
+        fourcc = "MJPG" if path.suffix == ".avi" else "mp4v"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10.0, (320, 256))
+        for i in range(n_frames):
+            frame = np.full((256, 320, 3), 20, np.uint8)
+            writer.write(cv2.circle(frame, (100 + i, 120), 12, (230, 230, 230), -1))
+        writer.release()
+        if cut:
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
+        return f"videos/{name}"
+
+    return build
+
+
 PRED = ["--source", "frames"]
 RUN = ["--pred", "run/submission.json", "--images-json", "images.json"]
 
@@ -305,6 +329,17 @@ CASES: list[Case] = [
     Case("predict-model-missing", "predict", "--model file missing", _args(*PRED, "--out", "r", "--model", "nope.pt"), "weights file not found"),
     Case("predict-postproc-nan", "predict", "--postproc with a NaN min_score", _args(*PRED, "--out", "r", "--postproc", lambda ws: (ws / "pp.json").write_text('{"min_score": NaN, "min_area_px": 0, "mask_nms_iou": 0.5}') and "pp.json"), "min_score must be a finite number"),
     Case("predict-no-frames", "predict", "--source without images", _args("--source", "notes", "--out", "r"), "no image files found"),
+    Case("predict-video-unopenable", "predict", "a video file OpenCV cannot open", _args("--source", lambda ws: (ws / "videos").mkdir() or (ws / "videos" / "bad.mp4").write_text("not a video") and "videos/bad.mp4", "--out", "r"), "cannot open video"),
+    Case("predict-video-no-frames", "predict", "a video with no frames", _args("--source", _video("empty.avi", 0), "--out", "r"), "the video has no frames"),
+    Case("predict-video-cut-avi", "predict", "an AVI cut to half its bytes", _args("--source", _video("cut.avi", cut=True), "--out", "r"), "can be decoded (file cut short?)"),
+    Case("predict-video-cut-mp4", "predict", "an MP4 cut to half its bytes (its index is lost)", _args("--source", _video("cut.mp4", cut=True), "--out", "r"), "cannot open video"),
+    Case("predict-video-fps-above", "predict", "--fps above the video's frame rate", _args("--source", _video("clip.mp4"), "--fps", "25", "--out", "r"), "--fps: 25 is above the frame rate"),
+    Case("predict-video-every-0", "predict", "--every 0", _args("--source", _video("clip.mp4"), "--every", "0", "--out", "r"), "--every: must be an integer in [1, inf)"),
+    Case("predict-video-every-and-fps", "predict", "--every with --fps", _args("--source", _video("clip.mp4"), "--every", "2", "--fps", "2", "--out", "r"), "--fps: not allowed with argument --every"),
+    Case("predict-video-fps-nan", "predict", "--fps nan", _args("--source", _video("clip.mp4"), "--fps", "nan", "--out", "r"), "--fps: must be a finite number"),
+    Case("predict-video-images-json", "predict", "--images-json with a video", _args("--source", _video("clip.mp4"), "--images-json", "images.json", "--out", "r"), "--images-json: not used with a video source"),
+    Case("predict-video-and-frames", "predict", "a folder with videos and image frames", _args("--source", lambda ws: _video("clip.mp4")(ws) and (ws / "videos" / "0001.jpg").write_bytes((ws / "frames" / "0001.jpg").read_bytes()) and "videos", "--out", "r"), "holds both videos and image frames"),
+    Case("predict-every-on-images", "predict", "--every with image frames", _args(*PRED, "--every", "2", "--out", "r"), "--every: only for a video source"),
     Case("predict-stem-not-id", "predict", "frame names that are no ids, no --images-json", _args("--source", lambda ws: (ws / "named").mkdir() or (ws / "named" / "a.jpg").write_bytes((ws / "frames" / "0001.jpg").read_bytes()) and "named", "--out", "r"), "file stem is not an integer image id"),
     # ---------------------------------------------------------------- answers that say what they cannot conclude
     Case("answer-compare-one-particle", "compare", "a batch of one particle", _args("run", _one_particle, "--out", "c", "--no-plots", "--bootstrap", "50"), "too few particles to judge", "answer"),

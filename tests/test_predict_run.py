@@ -7,15 +7,13 @@ alignment with Ultralytics' own masks, resume after a real kill, corrupt frames)
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from killrun import kill_after_journal_lines
 from pycocotools import mask as mask_utils
 from scriptload import load_script
 
@@ -173,19 +171,8 @@ def test_kill_and_resume_loses_nothing_and_duplicates_nothing(tiny: dict[str, Pa
     assert run_cli(_predict_main(), [*argv, "--out", str(reference)]) == 0
 
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen(
-        _cli(*argv, "--out", str(out)), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
     journal = out / "journal.jsonl"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_bytes().count(b"\n") >= 3:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    done_at_kill = journal.read_bytes().count(b"\n")
+    done_at_kill = kill_after_journal_lines(_cli(*argv, "--out", str(out)), journal, 3)
     assert 3 <= done_at_kill < 24
     assert not (out / "submission.json").exists()
 
@@ -215,17 +202,8 @@ def test_kill_then_a_changed_frame_then_resume_is_exact(tiny: dict[str, Path], t
     assert run_cli(_predict_main(), [*argv, "--source", str(final), "--out", str(reference)]) == 0
 
     out = tmp_path / "interrupted"
-    proc = subprocess.Popen(_cli(*argv, "--source", str(frames), "--out", str(out)), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     journal = out / "journal.jsonl"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None:
-        if journal.exists() and journal.read_bytes().count(b"\n") >= 3:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    kill_after_journal_lines(_cli(*argv, "--source", str(frames), "--out", str(out)), journal, 3)
     done = [json.loads(line)["file_name"] for line in journal.read_text().splitlines()]
     assert "0001.jpg" in done
     shutil.copyfile(other / "0001.jpg", frames / "0001.jpg")  # changed after it was predicted

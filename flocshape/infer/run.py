@@ -14,6 +14,10 @@ Outputs in the run folder ``OUT``:
 * ``manifest.json``: arguments, inputs, versions, counts, failed frames, timings.
 
 Frames that cannot be read are reported with a one-line warning, listed in the manifest, and make the exit code 3.
+
+Video frames (:class:`flocshape.infer.video.VideoFrame`, conventions in :mod:`flocshape.infer.video`) go through the
+same loop: read one at a time from the video, journalled with the video's sha256, ``frame_index`` and ``time_s``
+(seconds); the particle table gets ``frame_index`` and ``time_s`` and the run folder ``images.json``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,14 @@ from flocshape.fsio import atomic_write_bytes, atomic_write_json, is_image_file
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import rle_from_crop
 from flocshape.infer.refine import DEFAULT_SMOOTH_PX, RefineSettings, refine_crops
+from flocshape.infer.video import (
+    VideoFrame,
+    add_video_fields,
+    close_streams,
+    read_video_frame,
+    video_inputs,
+    write_images_json,
+)
 from flocshape.manifest import build_manifest, describe_input, file_digest, write_manifest
 from flocshape.models import card_for_model, default_model_path, model_card_path, verify_shipped_model
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY, filter_predictions
@@ -121,7 +133,10 @@ def image_ids_from_json(path: Path) -> dict[str, int]:
 
 
 def assign_image_ids(sources: list[Path], images_json: Path | None) -> dict[Path, int]:
-    """Image id of every source: from ``images_json`` by file name, else the integer file stem."""
+    """Image id of every source: from ``images_json`` by file name, else the integer file stem; video frames
+    (:class:`~flocshape.infer.video.VideoFrame`) are numbered 1, 2, ... in source order."""
+    if sources and isinstance(sources[0], VideoFrame):
+        return {src: k + 1 for k, src in enumerate(sources)}
     by_name = image_ids_from_json(images_json) if images_json else None
     ids: dict[Path, int] = {}
     for src in sources:
@@ -306,7 +321,10 @@ def resolve_model_settings(
 
 
 def read_frame(path: Path) -> np.ndarray | None:
-    """The frame as ``H x W x 3`` uint8 BGR, or ``None`` when it cannot be decoded."""
+    """The frame as ``H x W x 3`` uint8 BGR, or ``None`` when it cannot be decoded (a video frame: decoded from
+    the video's open capture)."""
+    if isinstance(path, VideoFrame):
+        return read_video_frame(path)
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
     if data is None or data.size == 0:
         return None
@@ -315,7 +333,10 @@ def read_frame(path: Path) -> np.ndarray | None:
 
 
 def frame_digest(path: Path) -> str | None:
-    """sha256 of a frame file's bytes (``None`` when it cannot be read), recorded in the journal."""
+    """sha256 of a frame file's bytes (``None`` when it cannot be read), recorded in the journal; for a video
+    frame the sha256 of the video file, hashed once when the video was probed."""
+    if isinstance(path, VideoFrame):
+        return path.video.sha256
     try:
         return file_digest(path)
     except OSError:
@@ -486,13 +507,9 @@ def _process_frame(
     image = read_frame(src)
     t_read = time.perf_counter() - t0
     if image is None:
-        return {
-            "file_name": src.name,
-            "image_id": image_id,
-            "status": "failed",
-            "error": "cannot decode image",
-            "sha256": digest,
-        }, {}
+        failed = {"file_name": src.name, "image_id": image_id, "status": "failed", "error": "cannot decode image",
+                  "sha256": digest}  # fmt: skip
+        return add_video_fields(failed, [], src), {}
     timings = FrameTimings()
     instances = predict_frame(segmenter, image, options, timings)
     t1 = time.perf_counter()
@@ -528,7 +545,7 @@ def _process_frame(
     record = {"file_name": src.name, "image_id": image_id, "status": "ok", "sha256": digest}
     record["predictions"] = predictions
     record["particles"] = particles
-    return record, frame_timings
+    return add_video_fields(record, particles, src), frame_timings
 
 
 def _assemble(
@@ -549,6 +566,10 @@ def _assemble(
     table = (
         pd.DataFrame(rows) if rows else concat_tables([], um_per_px).assign(low_score=pd.Series(dtype=bool))
     )
+    if sources and isinstance(sources[0], VideoFrame):
+        table = table.astype({"frame_index": "int64", "time_s": "float64"}) if rows else table.assign(
+            frame_index=pd.Series(dtype="int64"), time_s=pd.Series(dtype="float64"))  # fmt: skip
+        write_images_json(out, sources)
     tmp = out / ".particles.parquet.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, out / "particles.parquet")
@@ -568,13 +589,15 @@ def run_predict(
     postproc: dict[str, Any] | None = None,
     settings_from: dict[str, str] | None = None,
     measure_min_score: float | None = None,
+    sampling: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Predict all ``sources`` into ``out`` (see the module docstring). Bad input raises before anything is written.
 
     Post-processing: ``postproc_path`` (a JSON file) if given, else the ``postproc`` dict (e.g. a model card's),
     else none. ``measure_min_score`` (0-1), when given, replaces the post-processing's measurement threshold (the
     ``low_score`` flag; 0 flags nothing). ``settings_from`` (see :class:`ModelChoice`) is recorded in the
-    manifest's ``model`` block.
+    manifest's ``model`` block. ``sources`` may be video frames (:mod:`flocshape.infer.video`); ``sampling``
+    (``{"every": N}`` or ``{"fps": F}``) is then part of the settings ``--resume`` must match.
     """
     out = Path(out).absolute()
     image_ids = assign_image_ids(sources, images_json)
@@ -608,6 +631,8 @@ def run_predict(
                           options.box_pad_px)  # fmt: skip
     model_sha256 = file_digest(model)
     settings = {"model_sha256": model_sha256, **asdict(options), "postproc": postproc}
+    if sampling is not None:
+        settings["sampling"] = sampling
     _prepare_out_dir(out, settings, resume)
     journal = Journal(out / JOURNAL)
     overlays_dir = out / "overlays" if save_overlays else None
@@ -641,6 +666,7 @@ def run_predict(
                 totals[key] = totals.get(key, 0.0) + value
     finally:
         journal.close()
+        close_streams()
     summary.failed = [
         {"file": str(s), "error": str(journal.records[s.name].get("error"))}
         for s in sources
@@ -653,6 +679,7 @@ def run_predict(
     for key, path in (("images_json", images_json), ("postproc", postproc_path)):
         if path is not None:
             inputs[key] = describe_input(path)
+    inputs.update(video_inputs(sources, sampling))
     manifest = build_manifest(
         "infer/predict.py",
         cli_args or {},
@@ -669,6 +696,7 @@ def run_predict(
         particles_table=summary.particles_table,
         timings_s=summary.timings_s,
         outputs=["submission.json", "particles.parquet", JOURNAL, RUN_CONFIG]
+        + (["images.json"] if sampling is not None else [])
         + (["overlays/"] if save_overlays else []),
     )
     write_manifest(out, manifest)

@@ -58,6 +58,7 @@ CALIBRATED_DESCRIPTORS: tuple[str, ...] = (
     "solidity",
     "convexity",
     "form_factor",
+    "circularity",
     "roundness",
 )
 

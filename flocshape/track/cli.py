@@ -109,6 +109,7 @@ def _summary(
         "n_instances": len(tracked),
         "n_images": int(tracked["image_id"].nunique()),
         "n_blocks": int(tracked["block"].nunique()),
+        "time_axis": "time_s (seconds) and frame" if "time_s" in tracked.columns else "frame",
         "n_tracks": int(lengths.size),
         "n_tracks_min_len": int((lengths >= min_len).sum()),
         "track_length_median": float(lengths.median()) if lengths.size else None,
@@ -261,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ci_low",
         "ci_high",
         "rate_per_frame",
+        *[c for c in ("rate_per_s",) if c in overall.columns],
         "n_tracks",
     ]
     print(f"{tracks['track_id'].nunique()} tracks from {len(tracks)} instances")

@@ -4,6 +4,10 @@ Conventions
 -----------
 * ``frame`` = the integer made of the digits of the file-name stem (``0012.jpg`` -> 12);
   ``block = (frame - 1) // block_size`` (default 10: frames 1-10 are block 0).
+* **Video frames** (every image entry has ``video``, ``frame_index`` and ``time_s``, as in the ``images.json`` that
+  ``infer/predict.py`` writes for a video): ``block`` = the video (0, 1, ... in video-name order), ``frame`` = the
+  1-based position of the frame among the video's predicted frames (so sampled frames are consecutive), and the
+  column ``time_s`` (seconds, ``frame_index / fps``) is added; ``--block-size`` is not used.
 * ``instance_id``: the annotation ``id`` for a COCO instances file; for a results list, the running
   index (0, 1, ...) of the prediction within its image in file order, as in the particle table of
   :mod:`flocshape.shape` (so the two join on ``image_id, instance_id``).
@@ -51,6 +55,30 @@ def frame_number(file_name: str) -> int:
 def block_of(frame: int, block_size: int = 10) -> int:
     """Block index of a 1-based frame number: ``(frame - 1) // block_size``."""
     return (int(frame) - 1) // int(block_size)
+
+
+def video_frames(images: Any, image_ids: Any) -> pd.DataFrame | None:
+    """``image_id, frame, block, time_s`` of video frames (see the module conventions), or ``None`` unless every
+    image entry of ``images`` carries a ``video`` name, an integer ``frame_index`` and a finite ``time_s``."""
+    if not isinstance(images, list) or not images:
+        return None
+    keys = ("video", "frame_index", "time_s")
+    if not all(isinstance(im, dict) and all(k in im for k in keys) for im in images):
+        return None
+    table = pd.DataFrame([{k: im[k] for k in ("id", *keys)} for im in images]).rename(
+        columns={"id": "image_id"}
+    )
+    if (
+        not pd.api.types.is_numeric_dtype(table["time_s"])
+        or not np.isfinite(table["time_s"].astype(float)).all()
+    ):
+        return None
+    table["video"] = table["video"].astype(str)
+    table["block"] = table["video"].rank(method="dense").astype(int) - 1
+    table["frame"] = table.groupby("video")["frame_index"].rank(method="first").astype(int)
+    table["time_s"] = table["time_s"].astype(float)
+    table = table[table["image_id"].isin(set(int(i) for i in image_ids))]
+    return table[["image_id", "frame", "block", "time_s"]]
 
 
 def mask_geometry(rle: dict[str, Any]) -> dict[str, float]:
@@ -141,6 +169,14 @@ def load_instances(
     else:
         raise input_error(pred_path, "neither a COCO instances object nor a results list")
     table = pd.DataFrame(rows, columns=[c for c in INSTANCE_COLUMNS if c not in ("frame", "block")])
+    raw_images = data.get("images") if isinstance(data, dict) else load_json(images_json).get("images")
+    video = video_frames(raw_images, table["image_id"].unique())
+    if video is not None:
+        table = table.merge(video, on="image_id", how="left", validate="many_to_one")
+        if min_score is not None:
+            table = table[~(table["score"] < min_score)]
+        table = table.sort_values(["block", "frame", "image_id", "instance_id"], kind="stable")
+        return table[[*INSTANCE_COLUMNS, "time_s"]].reset_index(drop=True)
     frames = {}
     for name in table["file_name"].unique():
         try:

@@ -16,6 +16,10 @@ Definitions
   frame, CI from the t distribution of the OLS slope (needs >= 3 frames). It does not need tracking,
   but mixes appearing and vanishing particles into the median.
 * Border-touching instances are dropped from the series by default (their area is cut by the frame).
+* **Per second**: when the series has ``time_s`` (frames of a video, :mod:`flocshape.track.instances`), every
+  slope is fitted a second time against ``time_s`` (seconds) instead of the frame, giving the columns of
+  :data:`PER_SECOND`: ``slope_per_s`` (with ``ci_low_per_s`` / ``ci_high_per_s``) and, on the log scale,
+  ``rate_per_s = exp(slope_per_s) - 1``, the relative change per second. The per-frame columns are unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from scipy import stats
 from flocshape.errors import input_error
 
 SERIES_KEYS = ("track_id", "block", "frame", "image_id", "instance_id")
+# per-frame column -> its per-second twin (added when the time of every frame is known)
+PER_SECOND = {"slope_per_frame": "slope_per_s", "ci_low": "ci_low_per_s", "ci_high": "ci_high_per_s",
+              "rate_per_frame": "rate_per_s", "rate_ci_low": "rate_ci_low_per_s",
+              "rate_ci_high": "rate_ci_high_per_s"}  # fmt: skip
 TREND_COLUMNS = (
     "scope", "block", "descriptor", "method", "value_scale", "slope_per_frame", "ci_low", "ci_high",
     "rate_per_frame", "rate_ci_low", "rate_ci_high", "mean_level", "n_tracks", "n_points", "n_frames",
@@ -48,7 +56,8 @@ def track_series(
     mask geometry of ``tracked`` (``area_px``, ``ecd_px``, centroid, box). A descriptor found in neither
     raises an input error naming ``particles_path``.
     """
-    base = tracked[[*SERIES_KEYS, "touches_border", *[c for c in ("area_px", "ecd_px") if c in tracked]]]
+    keys = [*SERIES_KEYS, *(["time_s"] if "time_s" in tracked.columns else [])]
+    base = tracked[[*keys, "touches_border", *[c for c in ("area_px", "ecd_px") if c in tracked]]]
     if particles is not None:
         missing = [c for c in ("image_id", "instance_id") if c not in particles.columns]
         if missing:
@@ -68,22 +77,25 @@ def track_series(
     if not include_border:
         base = base[~base["touches_border"].fillna(False).astype(bool)]
     return (
-        base[[*SERIES_KEYS, "touches_border", *descriptors]]
+        base[[*keys, "touches_border", *descriptors]]
         .sort_values(["track_id", "frame"])
         .reset_index(drop=True)
     )
 
 
-def track_slopes(series: pd.DataFrame, value: str, min_track_len: int = 3, log: bool = False) -> pd.DataFrame:
-    """OLS slope per track of ``value`` (or its log; non-positive points dropped) vs ``frame``.
+def track_slopes(
+    series: pd.DataFrame, value: str, min_track_len: int = 3, log: bool = False, x: str = "frame"
+) -> pd.DataFrame:
+    """OLS slope per track of ``value`` (or its log; non-positive points dropped) vs ``x`` (``frame``, or
+    ``time_s`` for the per-second slope).
 
     Returns columns track_id, block, slope, n_points, mean_level (mean of the raw value).
     """
-    d = series[["track_id", "block", "frame", value]].dropna()
+    d = series[["track_id", "block", *dict.fromkeys(["frame", x]), value]].dropna()
     if log:
         d = d[d[value] > 0]
     y = np.log(d[value].to_numpy(float)) if log else d[value].to_numpy(float)
-    d = d.assign(_x=d["frame"].astype(float), _y=y)
+    d = d.assign(_x=d[x].astype(float), _y=y)
     g = d.groupby("track_id", sort=True)
     n = g["_x"].transform("size")
     d = d[(n >= min_track_len) & (g["_x"].transform("nunique") >= 2)]
@@ -129,12 +141,13 @@ def _track_pool_row(slopes: pd.DataFrame, pool: str, scope: str, block: int, des
             "n_points": int(slopes["n_points"].sum()) if s.size else 0, "n_frames": np.nan}  # fmt: skip
 
 
-def _median_ols_row(block_series: pd.DataFrame, block: int, desc: str, log: bool, confidence: float) -> dict:
-    d = block_series[["frame", desc]].dropna()
+def _median_ols_row(block_series: pd.DataFrame, block: int, desc: str, log: bool, confidence: float,
+                    x: str = "frame") -> dict:  # fmt: skip
+    d = block_series[[*dict.fromkeys(["frame", x]), desc]].dropna()
     if log:
         d = d[d[desc] > 0]
     y = np.log(d[desc]) if log else d[desc]
-    med = y.groupby(d["frame"]).median()
+    med = y.groupby(d[x]).median()
     row = {"scope": "block", "block": block, "descriptor": desc, "method": "median_ols",
            "value_scale": "log" if log else "linear", "slope_per_frame": np.nan, "ci_low": np.nan, "ci_high": np.nan,
            "rate_per_frame": np.nan, "rate_ci_low": np.nan, "rate_ci_high": np.nan,
@@ -162,18 +175,32 @@ def block_trends(
     """Trend table (columns :data:`TREND_COLUMNS`): per block and over all blocks (``scope="all"``,
     ``block=-1``), per descriptor, methods ``track_median``, ``track_mean`` and ``median_ols`` (blocks only), transforms
     ``value_scale`` ``linear`` and, for descriptors with positive values, ``log`` (with ``rate_per_frame``).
+    With ``time_s`` in ``series`` (known for every point) the :data:`PER_SECOND` columns are added.
     """
+    table = pd.DataFrame(_trend_rows(series, descriptors, min_track_len, n_boot, seed, confidence, "frame"),
+                         columns=list(TREND_COLUMNS))  # fmt: skip
+    if "time_s" in series.columns and len(series) and series["time_s"].notna().all():
+        per_s = _trend_rows(series, descriptors, min_track_len, n_boot, seed, confidence, "time_s")
+        per_s_table = pd.DataFrame(per_s, columns=list(TREND_COLUMNS))
+        for frame_col, second_col in PER_SECOND.items():
+            table[second_col] = per_s_table[frame_col].to_numpy()
+    return table
+
+
+def _trend_rows(series: pd.DataFrame, descriptors: Sequence[str], min_track_len: int, n_boot: int, seed: int,
+                confidence: float, x: str) -> list[dict]:  # fmt: skip
+    """The rows of :func:`block_trends`, slopes fitted against ``x`` (``frame`` or ``time_s``)."""
     rows = []
     for desc in descriptors:
         values = series[desc].to_numpy(float)
         transforms = [False, True] if np.nanmin(values, initial=np.inf) > 0 else [False]
         for log in transforms:
-            slopes = track_slopes(series, desc, min_track_len, log)
+            slopes = track_slopes(series, desc, min_track_len, log, x)
             for block, part in series.groupby("block", sort=True):
                 for pool in ("median", "mean"):
                     rows.append(_track_pool_row(slopes[slopes["block"] == block], pool, "block", int(block), desc,
                                                 log, n_boot, seed, confidence))  # fmt: skip
-                rows.append(_median_ols_row(part, int(block), desc, log, confidence))
+                rows.append(_median_ols_row(part, int(block), desc, log, confidence, x))
             for pool in ("median", "mean"):
                 rows.append(_track_pool_row(slopes, pool, "all", -1, desc, log, n_boot, seed, confidence))
-    return pd.DataFrame(rows, columns=list(TREND_COLUMNS))
+    return rows
