@@ -199,3 +199,15 @@ def test_tile_merge_unites_a_particle_longer_than_the_overlap_band() -> None:
     # the whole-mask rule alone (no tile windows known) leaves the long particle in two pieces
     untiled = [Instance(p.crop, p.score, 0, p.box_xyxy, True) for p in pieces[:2]]
     assert len(merge_tile_instances(untiled)) == 2
+
+
+def test_conversion_and_prediction_share_one_tile_grid() -> None:
+    from flocshape.convert import to_yolo
+    from flocshape.infer import tiling
+    from flocshape.tiles import tile_starts as grid
+
+    assert to_yolo.tile_starts is grid and tiling.tile_starts is grid
+    assert grid(1280, 640, 0.2) == [0, 512, 640] and grid(1024, 640, 0.2) == [0, 384]
+    # sizes where rounding and flooring the stride differ: floor keeps at least the requested overlap
+    assert grid(1000, 300, 0.335) == [0, 199, 398, 597, 700]  # round() would step 200: 100 px < 100.5 overlap
+    assert grid(50, 64, 0.2) == [0]

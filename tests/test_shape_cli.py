@@ -173,7 +173,7 @@ def test_invalid_json_and_missing_image(coco_dir: Path, capsys) -> None:
 
 
 def test_measure_coco_python_api(coco_dir: Path) -> None:
-    from flocshape.shape.measure import measure_coco
+    from flocshape.shape.sources import measure_coco
 
     table = measure_coco(coco_dir / "pred.json", coco_dir, 0.5, coco_dir / "gt.json")
     assert len(table) == 2 and table["ecd_um"].tolist() == pytest.approx((table["ecd_px"] * 0.5).tolist())

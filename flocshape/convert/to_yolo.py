@@ -56,6 +56,7 @@ from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_text
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.masks import decode_rle_crop, to_compressed_rle
+from flocshape.tiles import tile_starts
 
 TOOL = "coco2yolo"
 COORD_DECIMALS = 6
@@ -173,19 +174,6 @@ def format_row(class_index: int, ring_px: np.ndarray, height: int, width: int) -
     return f"{class_index} " + (f"%.{COORD_DECIMALS}f " * len(values) % tuple(values)).rstrip()
 
 
-def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
-    """Start offsets of tiles of size ``tile`` along ``length`` px with fractional ``overlap``.
-
-    The stride is ``round(tile * (1 - overlap))``; the last tile is aligned to the far edge so the whole
-    length is covered. ``length <= tile`` gives a single tile at 0.
-    """
-    if length <= tile:
-        return [0]
-    stride = max(1, round(tile * (1.0 - overlap)))
-    starts = list(range(0, length - tile, stride))
-    return [*starts, length - tile]
-
-
 def _place(src: Path, dst: Path, hardlink: bool) -> None:
     if hardlink:
         try:
@@ -274,8 +262,8 @@ def _write_tiles(job: _ImageJob, converted: list, out: _ImageOutcome) -> None:
         )
     stem = Path(frame_basename(job.image.file_name)).stem
     tile_w, tile_h = min(opts.tile_px, job.width), min(opts.tile_px, job.height)
-    for ty in tile_origins(job.height, opts.tile_px, opts.overlap):
-        for tx in tile_origins(job.width, opts.tile_px, opts.overlap):
+    for ty in tile_starts(job.height, opts.tile_px, opts.overlap):
+        for tx in tile_starts(job.width, opts.tile_px, opts.overlap):
             name = f"{stem}__x{tx}_y{ty}"
             lines = []
             for ann, cls, (crop, x0, y0), _ in converted:

@@ -23,16 +23,9 @@ import numpy as np
 
 from flocshape.infer.engine import FrameTimings, Instance, Segmenter
 from flocshape.infer.protomask import CropMask
+from flocshape.tiles import tile_starts
 
-
-def tile_starts(length: int, tile_px: int, overlap: float) -> list[int]:
-    """Start offsets of tiles of ``tile_px`` covering ``[0, length)`` with at least ``overlap`` (fraction) overlap."""
-    if length <= tile_px:
-        return [0]
-    step = max(int(tile_px * (1.0 - overlap)), 1)
-    starts = list(range(0, length - tile_px, step))
-    starts.append(length - tile_px)
-    return sorted(set(starts))
+__all__ = ["merge_tile_instances", "same_particle", "tile_starts", "tiled_instances"]
 
 
 def _touches_inner_edge(crop: CropMask, tile_x: int, tile_y: int, tile_w: int, tile_h: int) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import cv2
@@ -396,19 +395,3 @@ def measure_labelmap(
     occupied = None if image is None else np.asarray(labels) > 0
     table = measure_crops(crops, image, identity, ids, [_NAN] * len(ids), [-1] * len(ids), occupied)
     return add_scaled_columns(table, um_per_px)
-
-
-def measure_coco(
-    coco_path: str | Path,
-    images_dir: str | Path | None = None,
-    um_per_px: float | None = None,
-    images_json: str | Path | None = None,
-) -> pd.DataFrame:
-    """Particle table of a COCO instances file or results list.
-
-    Same as :func:`flocshape.shape.sources.measure_coco` (see there); bad input raises
-    :class:`flocshape.errors.InputError` naming the file and record.
-    """
-    from flocshape.shape.sources import measure_coco as _measure_coco
-
-    return _measure_coco(coco_path, images_dir, um_per_px, images_json)
