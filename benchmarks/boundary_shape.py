@@ -168,7 +168,7 @@ def pair_rows(a: dict, b: dict, label: str, rng: np.random.Generator, n_boot: in
     return rows
 
 
-def straight_row(name: str, tables: dict[str, pd.DataFrame], batch: Path, pred_dir: Path) -> dict:
+def straight_row(name: str, batch: Path, pred_dir: Path) -> dict:
     """Straight-run share of label masks and of the counted predictions of one batch."""
     gt_share = straight_of_submission(batch / "truth" / "label_test_gt.json", None)
     pred_share = straight_of_submission(pred_dir / "submission.json", pred_dir)
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             run("infer/predict.py", "--source", batch / "test", "--images-json", batch / "label_test.json",
                 "--out", pred_dir, *extra)  # fmt: skip
         measured[name] = measure_batch(batch, pred_dir, args.calibration)
-        straight.append(straight_row(name, measured[name], batch, pred_dir))
+        straight.append(straight_row(name, batch, pred_dir))
     names = [batch_name(r, None) for r in args.roughness]
     rows = []
     for i, a in enumerate(names):

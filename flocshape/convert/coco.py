@@ -10,7 +10,6 @@ JSON are filled in from the image files by the converters (see :func:`check_imag
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from flocshape.errors import input_error
+from flocshape.records import load_json
 
 
 @dataclass(frozen=True)
@@ -71,22 +71,9 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Parse a JSON file; unreadable or invalid JSON raises ``InputError`` naming the file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise input_error(path, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    except UnicodeDecodeError as exc:
-        raise input_error(path, f"not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise input_error(path, f"cannot read ({exc.strerror or exc})") from exc
-
-
 def load_coco(path: str | os.PathLike[str]) -> CocoDataset:
     """Read and validate a COCO instances JSON file (see the module docstring for the checks)."""
-    return parse_coco(read_json(path), str(path))
+    return parse_coco(load_json(path), str(path))
 
 
 def _require_list(obj: dict[str, Any], key: str, source: str) -> list[Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flocshape.convert.coco import CocoImage, check_image_file, check_segmentation, read_json
+from flocshape.convert.coco import CocoImage, check_image_file, check_segmentation
 from flocshape.convert.frameset import Frame, frames_from_folder, frames_from_images_json, select_frames
 from flocshape.convert.labelling import (
     FORMATS,
@@ -40,6 +40,7 @@ from flocshape.errors import input_error
 from flocshape.fsio import atomic_dir, atomic_write_json
 from flocshape.manifest import build_manifest, describe_input, write_manifest
 from flocshape.masks import to_compressed_rle
+from flocshape.records import load_json
 
 TOOL = "export_labelling"
 ANNOTATIONS = Path("annotations") / "instances_default.json"
@@ -51,7 +52,7 @@ def _is_int(v: Any) -> bool:
 
 def load_predictions(path: Path) -> list[dict[str, Any]]:
     """The results list, each record checked for ``image_id``, ``category_id`` (>= 1), ``segmentation``, ``score``."""
-    preds = read_json(path)
+    preds = load_json(path)
     if not isinstance(preds, list):
         raise input_error(path, f"top level is a {type(preds).__name__}, not a COCO results list")
     for k, rec in enumerate(preds):

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from flocshape.convert.coco import read_json
 from flocshape.convert.interop import frame_basename, resolve_frame
 from flocshape.errors import input_error
 from flocshape.fsio import is_image_file
+from flocshape.records import load_json
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def frames_from_images_json(path: Path, images_dir: Path) -> tuple[list[Frame], 
     """Frames of an images JSON (``images``: ``id``, ``file_name``, optional ``height``/``width``) and the
     category names of its ``categories``, if any. The frame file is found in ``images_dir`` by
     :func:`flocshape.convert.interop.resolve_frame` (exact name, basename, basename without upload prefix)."""
-    doc = read_json(path)
+    doc = load_json(path)
     images = doc.get("images") if isinstance(doc, dict) else None
     if not isinstance(images, list):
         raise input_error(path, "no 'images' list")

@@ -23,6 +23,7 @@ same loop: read one at a time from the video, journalled with the video's sha256
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import math
 import os
@@ -323,13 +324,22 @@ def resolve_model_settings(
 def read_frame(path: Path) -> np.ndarray | None:
     """The frame as ``H x W x 3`` uint8 BGR, or ``None`` when it cannot be decoded (a video frame: decoded from
     the video's open capture)."""
+    return read_frame_and_digest(path)[0]
+
+
+def read_frame_and_digest(path: Path) -> tuple[np.ndarray | None, str | None]:
+    """:func:`read_frame` and :func:`frame_digest` of the same bytes, read once (``None`` where they fail)."""
     if isinstance(path, VideoFrame):
-        return read_video_frame(path)
-    data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
-    if data is None or data.size == 0:
-        return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return image if image is not None and image.size else None
+        return read_video_frame(path), path.video.sha256
+    try:
+        data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
+    except OSError:
+        data = None
+    if data is None:
+        return None, None
+    digest = hashlib.sha256(data.tobytes()).hexdigest()
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    return (image if image is not None and image.size else None), digest
 
 
 def frame_digest(path: Path) -> str | None:
@@ -503,8 +513,9 @@ def _process_frame(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Predict, encode, post-process, (optionally) refine, measure and draw one frame; returns its journal record."""
     t0 = time.perf_counter()
-    digest = frame_digest(src)  # before reading: a frame changed in between is predicted again on --resume
-    image = read_frame(src)
+    image, digest = read_frame_and_digest(
+        src
+    )  # the hash of the bytes decoded: a later change is seen on --resume
     t_read = time.perf_counter() - t0
     if image is None:
         failed = {"file_name": src.name, "image_id": image_id, "status": "failed", "error": "cannot decode image",

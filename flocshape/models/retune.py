@@ -38,7 +38,7 @@ from flocshape.models.card import (
 MASK_SETTINGS = ("refine_level", "refine_inset_px", "refine_smooth_px", "box_pad_px")
 
 
-def _tuned_box_pad(tuning: dict[str, Any], where: Path) -> int | None:
+def _tuned_box_pad(tuning: dict[str, Any]) -> int | None:
     """Box padding of the predictions the refinement was chosen on (their run's manifest), None if unknown."""
     pred = tuning.get("manifest", {}).get("args", {}).get("pred")
     run_manifest = Path(pred).parent / "manifest.json" if pred else None
@@ -67,7 +67,7 @@ def retune_card(card_path: Path, refine_tuning: Path, test_pred: Path, test_scor
         raise input_error(
             refine_tuning, "the chosen refinement differs from the test predictions' refinement"
         )
-    tuned_pad = _tuned_box_pad(chosen, refine_tuning)
+    tuned_pad = _tuned_box_pad(chosen)
     if tuned_pad is not None and tuned_pad != int(settings.get("box_pad_px", 0)):
         raise input_error(
             refine_tuning, f"chosen on predictions with box pad {tuned_pad} px, the test run used another"
