@@ -24,8 +24,8 @@ from pycocotools import mask as mask_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flocshape.convert.synth import blob_polygon  # noqa: E402
 from flocshape.convert.to_yolo import YoloOptions, convert_coco_to_yolo  # noqa: E402
+from flocshape.testing import blob_polygon  # noqa: E402
 
 
 def make_input(work: Path, frames: int, instances: int, height: int, width: int, seed: int) -> None:

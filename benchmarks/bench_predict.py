@@ -41,7 +41,7 @@ from pycocotools import mask as mask_utils  # noqa: E402
 from flocshape.fsio import atomic_write_json  # noqa: E402
 from flocshape.infer.engine import Segmenter  # noqa: E402
 from flocshape.infer.run import instance_to_prediction  # noqa: E402
-from flocshape.train.toydata import random_ellipses, render_frame  # noqa: E402
+from flocshape.testing import random_ellipses, render_frame  # noqa: E402
 
 FRAME_HW = (1024, 1280)
 

@@ -3,7 +3,7 @@
 Run from the repo root: ``nice python benchmarks/bench_score.py [--frames 350] [--ref-frames 2]``.
 Data: synthetic 1024x1280 frames, 60 GT ellipses and about 80 predictions per frame (10 distinct frames
 reused cyclically, so generation stays cheap; the scoring code sees ``--frames`` separate images). The
-transcription (``tests/test_score_hackathon.py::reference_hackathon_f1``) runs on the first
+transcription (:func:`flocshape.testing.reference_hackathon_f1`) runs on the first
 ``--ref-frames`` frames and is extrapolated linearly to all frames. Prints a table; writes nothing.
 """
 
@@ -16,15 +16,14 @@ import warnings
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "tests"))
-
-from test_score_hackathon import reference_hackathon_f1  # noqa: E402
+sys.path.insert(0, str(REPO_ROOT))
 
 from flocshape.score import coco_mask_ap, strict_metrics  # noqa: E402
 from flocshape.score.hackathon import hackathon_f1  # noqa: E402
 from flocshape.score.inputs import prepare  # noqa: E402
 from flocshape.score.postprocess import DEFAULT_GRID, expand_grid, sweep  # noqa: E402
 from flocshape.score.synth import synthetic_scoring_set  # noqa: E402
+from flocshape.testing import reference_hackathon_f1  # noqa: E402
 
 
 def _subset(gt: dict, preds: list[dict], n_frames: int) -> tuple[dict, list[dict]]:

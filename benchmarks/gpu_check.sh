@@ -71,7 +71,7 @@ SYNTH_PID=$!
 "$PY" - "$DEVICE" <<'PYEOF' > runs/gpu/smoke.log 2>&1
 import subprocess, sys
 from pathlib import Path
-from flocshape.train.toydata import make_toy_dataset
+from flocshape.testing import make_toy_dataset
 dev = sys.argv[1]
 yaml_path = make_toy_dataset("runs/gpu/toy", n_train=8, n_val=2, height=256, width=320)
 subprocess.run([sys.executable, "train/train.py", "--data", str(yaml_path), "--recipe", "gpu-1280", "--project",

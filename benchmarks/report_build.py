@@ -1,7 +1,7 @@
 """Benchmark infer/report.py: build time and file size, and PNG vs JPEG for the embedded sample frames.
 
 Run: nice python benchmarks/report_build.py [--frames 6] [--particles 40] [--out /tmp/report_bench]
-Prints a Markdown table. Synthetic hackathon-sized frames (1024 x 1280) from flocshape.report.fakerun.
+Prints a Markdown table. Synthetic hackathon-sized frames (1024 x 1280) from flocshape.testing.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flocshape.report import plots  # noqa: E402
 from flocshape.report.build import ReportOptions, build_report  # noqa: E402
 from flocshape.report.descriptors import get_descriptor  # noqa: E402
-from flocshape.report.fakerun import make_fake_run  # noqa: E402
 from flocshape.report.frames import frame_outlines, pick_frames, read_grey  # noqa: E402
 from flocshape.report.load import load_run  # noqa: E402
+from flocshape.testing import make_fake_run  # noqa: E402
 
 
 def overlay_formats(run_dir: Path) -> list[tuple[str, float, int]]:

@@ -3,7 +3,7 @@ calibrate, report), so that a record is accepted or rejected the same way everyw
 
 Bad input raises :class:`flocshape.errors.InputError` with one line ``<file>: <record>: <what>``; records are
 named ``images[i] (id=N)``, ``annotations[i] (id=N)``, ``categories[i]`` and ``prediction i (image_id N)``.
-Inputs are only read.
+Inputs are only read. Files are read and indexed by these rules in :mod:`flocshape.coco`.
 
 Rules
 -----
@@ -78,9 +78,24 @@ def load_json(path: str | os.PathLike[str]) -> Any:
         raise input_error(p, "invalid JSON (nested too deeply)") from None
 
 
+def read_json_file(path: str | os.PathLike[str], what: str = "JSON") -> Any:
+    """Read a JSON file a tool reads whole (run manifests, scores, model cards, parameter files); any problem
+    reading or parsing it is one line ``cannot read <what> (<error type>: <error>)``. COCO files and results
+    lists are read by :func:`load_json`, whose messages point at the line and column."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise input_error(path, f"cannot read {what} ({type(exc).__name__}: {exc})") from exc
+
+
 def is_number(value: Any) -> bool:
     """An int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> bool:
+    """An int, not a bool; a JSON ``3.0`` is not one (the converters' rule, :mod:`flocshape.convert.coco`)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def int_field(rec: dict[str, Any], key: str, src: object, where: str, lo: int | None = None) -> int:

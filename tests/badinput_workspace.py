@@ -28,7 +28,7 @@ from scriptload import load_script
 from flocshape.errors import run_cli
 from flocshape.score.synth import synthetic_scoring_set
 from flocshape.shape.sources import measure_coco
-from flocshape.train.toydata import make_toy_dataset, make_toy_frames
+from flocshape.testing import make_toy_dataset, make_toy_frames
 
 # A folder no process may create files in: /sys for root (chmod 555 does not stop root), else a chmod-555
 # folder of the workspace.

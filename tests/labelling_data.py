@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fixtures_coco import make_coco
 
 from flocshape.convert.rings import ring_to_mask
-from flocshape.convert.synth import make_coco
 from flocshape.masks import decode_segmentation, encode_rle
 
 HEIGHT, WIDTH = 64, 80

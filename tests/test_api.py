@@ -23,7 +23,7 @@ from flocshape.masks import encode_rle
 from flocshape.shape.measure import measure_labelmap
 from flocshape.shape.sources import measure_coco
 from flocshape.stats.compare import COMPARISON_COLUMNS, CompareOptions, compare_tables
-from flocshape.train.toydata import make_toy_frames
+from flocshape.testing import make_toy_frames
 
 REPO = Path(__file__).resolve().parents[1]
 API_DOCTESTS = [t for t in doctest.DocTestFinder().find(flocshape) if t.examples]

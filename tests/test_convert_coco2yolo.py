@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from fixtures_coco import make_coco
 
-from flocshape.convert.synth import make_coco
 from flocshape.convert.to_yolo import main as coco2yolo_main
 from flocshape.errors import run_cli
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fixtures_coco import random_instance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
@@ -16,7 +17,6 @@ from pycocotools import mask as mask_utils
 from flocshape.convert.coco import parse_coco
 from flocshape.convert.from_yolo import main as yolo2coco_main
 from flocshape.convert.from_yolo import read_names
-from flocshape.convert.synth import random_instance
 from flocshape.convert.to_yolo import YoloOptions, convert_coco_to_yolo, convert_instance
 from flocshape.errors import InputError, run_cli
 from flocshape.masks import decode_segmentation, encode_rle, mask_iou
@@ -40,7 +40,7 @@ def test_instance_round_trip_keeps_iou(seed: int, kind: str) -> None:
 
 
 def test_dataset_round_trip_through_yolo2coco(tmp_path: Path) -> None:
-    from flocshape.convert.synth import make_coco
+    from fixtures_coco import make_coco
 
     src = make_coco(tmp_path / "in", n_frames=3, height=48, width=64, instances_per_frame=5, seed=4)
     out = tmp_path / "ds"

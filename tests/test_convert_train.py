@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fixtures_coco import make_coco
 
-from flocshape.convert.synth import make_coco
 from flocshape.convert.to_yolo import YoloOptions, convert_coco_to_yolo
 
 

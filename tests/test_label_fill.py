@@ -60,7 +60,7 @@ def test_context_manager_patches_ultralytics_and_restores_it() -> None:
 
 def test_wrapper_rejects_an_unknown_label_fill(tmp_path) -> None:  # noqa: ANN001
     from flocshape.errors import InputError
-    from flocshape.train.toydata import make_toy_dataset
+    from flocshape.testing import make_toy_dataset
     from flocshape.train.wrapper import train
 
     data = make_toy_dataset(tmp_path / "ds", n_train=2, n_val=1)

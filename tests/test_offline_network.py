@@ -34,7 +34,7 @@ DRIVER = textwrap.dedent(
     socket.create_connection = refuse("create_connection")
 
     root = sys.argv[1]
-    from flocshape.train.toydata import make_toy_dataset, make_toy_frames
+    from flocshape.testing import make_toy_dataset, make_toy_frames
     from flocshape.train.wrapper import train
     from flocshape.infer.run import PredictOptions, find_sources, run_predict
 

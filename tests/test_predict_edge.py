@@ -16,7 +16,7 @@ from scriptload import load_script
 
 from flocshape.errors import run_cli
 from flocshape.shape import schema
-from flocshape.train.toydata import make_toy_frames
+from flocshape.testing import make_toy_frames
 
 
 class BlobSegmenter:

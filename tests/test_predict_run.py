@@ -18,7 +18,7 @@ from pycocotools import mask as mask_utils
 from scriptload import load_script
 
 from flocshape.errors import InputError, run_cli
-from flocshape.train.toydata import make_toy_dataset, make_toy_frames
+from flocshape.testing import make_toy_dataset, make_toy_frames
 
 pytestmark = pytest.mark.slow  # trains a (tiny) model in a module fixture
 
@@ -383,7 +383,8 @@ def test_refine_moves_outlines_to_the_frame_and_is_recorded(
 def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) -> None:
     from dataclasses import asdict
 
-    from flocshape.infer.run import RUN_CONFIG, PredictOptions, _prepare_out_dir
+    from flocshape.infer.journal import RUN_CONFIG, prepare_out_dir
+    from flocshape.infer.settings import PredictOptions
 
     settings = {"model_sha256": "x", **asdict(PredictOptions(refine_level=0.6)), "postproc": None}
     later = ("refine_inset_px", "refine_smooth_px")
@@ -394,8 +395,8 @@ def test_resume_compares_a_setting_added_later_as_its_default(tmp_path: Path) ->
     out.mkdir()
     (out / RUN_CONFIG).write_text(json.dumps(old))
     (out / "journal.jsonl").write_text("")
-    _prepare_out_dir(out, settings, resume=True)
+    prepare_out_dir(out, settings, resume=True)
     with pytest.raises(InputError, match="refine_inset_px"):
-        _prepare_out_dir(out, {**settings, "refine_inset_px": 0.5}, resume=True)
+        prepare_out_dir(out, {**settings, "refine_inset_px": 0.5}, resume=True)
     with pytest.raises(InputError, match="refine_smooth_px"):
-        _prepare_out_dir(out, {**settings, "refine_smooth_px": 0.5}, resume=True)
+        prepare_out_dir(out, {**settings, "refine_smooth_px": 0.5}, resume=True)

@@ -148,11 +148,11 @@ def test_a_frame_that_no_longer_decodes_is_a_failed_frame(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A frame the probe could decode but the run cannot (the file changed in between): warning, exit 3."""
-    from flocshape.infer import run as run_module
+    from flocshape.infer import frames as frames_module
 
     write_video(tmp_path / "clip.mp4", 4)
-    real = run_module.read_video_frame
-    monkeypatch.setattr(run_module, "read_video_frame", lambda f: None if f.index == 2 else real(f))
+    real = frames_module.read_video_frame
+    monkeypatch.setattr(frames_module, "read_video_frame", lambda f: None if f.index == 2 else real(f))
     out = tmp_path / "run"
     assert run_cli(_predict_main(), ["--source", str(tmp_path / "clip.mp4"), *FAST, "--out", str(out)]) == 3
     manifest = json.loads((out / "manifest.json").read_text())

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from flocshape.report.build import ReportOptions, build_report
-from flocshape.report.fakerun import make_fake_run
 from flocshape.stats.compare import CompareOptions, compare_tables
 from flocshape.stats.distributions import DistributionOptions, describe
+from flocshape.testing import make_fake_run
 
 SECTIONS = ("overview", "counts", "summary", "distributions", "frames", "comparison", "provenance")
 

@@ -15,8 +15,8 @@ from scriptload import load_script
 from flocshape.errors import run_cli
 from flocshape.masks import encode_rle
 from flocshape.report.descriptors import get_descriptor, with_units
-from flocshape.report.fakerun import make_fake_run
 from flocshape.report.frames import match_rows
+from flocshape.testing import make_fake_run
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "infer" / "report.py"

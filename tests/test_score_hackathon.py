@@ -1,7 +1,7 @@
 """The hackathon "F1 with IoU": a loop-by-loop transcription of the organisers' algorithm, and checks that
 the fast version (one pycocotools IoU matrix per image) agrees with it to 1e-12 on thousands of random cases.
 
-``reference_hackathon_f1`` is also imported by ``benchmarks/bench_score.py`` (keep its signature).
+The transcription, :func:`flocshape.testing.reference_hackathon_f1`, is also timed by ``benchmarks/bench_score.py``.
 """
 
 from __future__ import annotations
@@ -11,64 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from flocshape.masks import decode_segmentation, encode_rle, mask_iou
+from flocshape.masks import encode_rle
 from flocshape.score.hackathon import hackathon_f1
+from flocshape.testing import reference_hackathon_f1
 
 # pycocotools 2.0.11 decode() under numpy 2 warns once per call; irrelevant here.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
-
-def reference_hackathon_f1(
-    gt: dict[str, Any], preds: list[dict[str, Any]], th: float = 0.1
-) -> dict[str, Any]:
-    """Direct transcription: plain loops over GT and predictions, each IoU from decoded masks."""
-    sizes = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
-    gt_masks: dict[int, list[np.ndarray]] = {image_id: [] for image_id in sizes}
-    pred_masks: dict[int, list[np.ndarray]] = {image_id: [] for image_id in sizes}
-    for ann in gt["annotations"]:
-        gt_masks[ann["image_id"]].append(decode_segmentation(ann["segmentation"], *sizes[ann["image_id"]]))
-    for pred in preds:
-        if pred["image_id"] in sizes:  # predictions for images not in the GT are ignored
-            pred_masks[pred["image_id"]].append(
-                decode_segmentation(pred["segmentation"], *sizes[pred["image_id"]])
-            )
-    sum_iou, tp, fp, fn = 0.0, 0, 0, 0
-    for image_id in sizes:
-        gts, prs = gt_masks[image_id], pred_masks[image_id]
-        if not prs:
-            fn += len(gts)
-            continue
-        iou = [[mask_iou(g, p) for p in prs] for g in gts]
-        assigned = [[0.0] * len(prs) for _ in gts]
-        for j in range(len(prs)):
-            column_max = max(iou[i][j] for i in range(len(gts))) if gts else 0.0
-            for i in range(len(gts)):
-                if iou[i][j] == column_max:
-                    assigned[i][j] = iou[i][j]
-        for i in range(len(gts)):
-            best = max(assigned[i])
-            if best > 0:
-                tp += 1
-                sum_iou += best
-            else:
-                fn += 1
-            k = 0
-            for j in range(len(prs)):
-                if assigned[i][j] > th:
-                    k += 1
-            fp += max(0, k - 1)
-    precision = sum_iou / (tp + fp) if tp + fp else 0.0
-    recall = sum_iou / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "f1": f1,
-        "precision": precision,
-        "recall": recall,
-        "sum_iou": sum_iou,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
 
 
 def _random_mask(rng: np.random.Generator, h: int, w: int, pool: list[np.ndarray]) -> np.ndarray:

@@ -304,7 +304,7 @@ def test_changed_or_missing_shipped_weights_are_one_line_errors(
 
 
 def test_predict_without_model_records_the_shipped_model_and_settings(tmp_path: Path) -> None:
-    from flocshape.train.toydata import make_toy_frames
+    from flocshape.testing import make_toy_frames
 
     make_toy_frames(tmp_path / "frames", n_frames=2)
     main = _predict_main()

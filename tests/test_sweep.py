@@ -13,8 +13,9 @@ import yaml
 from pycocotools import mask as mask_utils
 
 from flocshape.baselines.vanilla import convert_with_ultralytics, polygons_to_rle, split_names
-from flocshape.errors import InputError
-from flocshape.train.sweep import leaderboard, load_study
+from flocshape.errors import InputError, input_error
+from flocshape.train.stages import StageError, StageLog
+from flocshape.train.sweep import leaderboard, load_study, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,6 +103,63 @@ def test_leaderboard_sorts_by_validation_and_keeps_errors() -> None:
     ]  # selection on val only
     assert "| 12.3 |" in lines[3] and "| 0.600 |" in lines[2]
     assert table_csv.splitlines()[1].startswith("high,pipeline,")
+
+
+def test_stage_log_captures_the_stage_and_reports_failures(tmp_path: Path) -> None:
+    """A stage runs in-process: its command line, stdout, stderr and Ultralytics' log lines go to the log."""
+    from ultralytics.utils import LOGGER
+
+    log = StageLog(tmp_path / "run" / "log.txt")
+    seen: list[list[str]] = []
+
+    def stage(argv: list[str]) -> int:
+        seen.append(list(sys.argv))
+        print("on stdout", argv)
+        print("on stderr", file=sys.stderr)
+        LOGGER.info("from ultralytics")
+        return 0
+
+    log.call("infer/x.py", ["--a", "b c"], stage)
+    text = log.path.read_text()
+    assert text.startswith("$ python infer/x.py --a 'b c'\n") and "on stdout ['--a', 'b c']" in text
+    assert "on stderr" in text and "from ultralytics" in text
+    assert seen == [["infer/x.py", "--a", "b c"]] and sys.argv[0] != "infer/x.py"
+
+    def bad_input(argv: list[str]) -> int:
+        raise input_error("f.json", "broken", "rec")
+
+    with pytest.raises(StageError, match="run: exit 2: python infer/y.py"):
+        log.call("infer/y.py", [], bad_input)
+    assert "error: f.json: rec: broken" in log.path.read_text()
+
+    def crash(argv: list[str]) -> int:
+        raise ValueError("a bug")
+
+    with pytest.raises(StageError, match="infer/z.py raised ValueError: a bug"):
+        log.call("infer/z.py", [], crash)
+    assert "Traceback" in log.path.read_text()
+
+
+def test_a_failing_stage_becomes_an_error_row(tmp_path: Path) -> None:
+    """No training data: the train stage rejects it (exit 2), the run gets an error row, the board is written;
+    with ``parallel`` each run goes to its own process and logs there."""
+    study = {"data": {"yolo": str(tmp_path / "nowhere"), "train_coco": str(tmp_path / "c.json")},
+             "defaults": {"recipe": "cpu-small"}, "runs": [{"name": "broken"}, {"name": "also-broken"}]}  # fmt: skip
+    rows = run_study(write_study(tmp_path / "s.yaml", study), tmp_path / "study", parallel=2)
+    assert [r["run"] for r in rows] == ["broken", "also-broken"] and all("exit 2" in r["error"] for r in rows)
+    for name in ("broken", "also-broken"):
+        log = (tmp_path / "study" / name / "log.txt").read_text()
+        assert log.startswith("$ python train/train.py --data ") and "dataset YAML not found" in log
+    assert "| broken |" in (tmp_path / "study" / "leaderboard.md").read_text()
+
+
+def test_the_package_never_runs_its_scripts_or_reads_tests() -> None:
+    """Stages are called as functions; the package and the benchmarks import nothing from tests/."""
+    for path in [*(REPO / "flocshape").rglob("*.py"), *(REPO / "benchmarks").glob("*.py")]:
+        text = path.read_text()
+        assert '"tests"' not in text and "from tests" not in text, path
+        if path.is_relative_to(REPO / "flocshape"):
+            assert "sys.executable" not in text, path
 
 
 def test_polygons_to_rle_fills_like_pycocotools() -> None:

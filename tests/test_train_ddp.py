@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flocshape.train.toydata import make_toy_dataset
+from flocshape.testing import make_toy_dataset
 
 
 @pytest.fixture(scope="module")

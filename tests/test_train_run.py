@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flocshape.train.toydata import make_toy_dataset
+from flocshape.testing import make_toy_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -19,10 +19,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from flocshape.baselines.watershed import WatershedParams, frame_result
+from flocshape.baselines.watershed_params import WatershedParams
+from flocshape.baselines.watershed_segment import frame_result
+from flocshape.coco import subset_coco  # noqa: F401 - importable from here, for the search script and tests
 from flocshape.errors import input_error
 from flocshape.score import hackathon_f1, prepare, score_all, strict_metrics
-from flocshape.score.inputs import subset_coco  # noqa: F401 - re-exported for the search script and tests
 
 
 @dataclass(frozen=True)

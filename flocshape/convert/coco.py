@@ -6,6 +6,12 @@ annotation or category ids, no duplicate ``file_name``; every annotation's ``ima
 ``category_id`` exist; segmentation structure (polygon parts with an even count of at least 6 finite
 numbers; RLE ``size`` equal to the image size, counts as str/bytes/list). Image sizes missing in the
 JSON are filled in from the image files by the converters (see :func:`check_image_file`).
+
+These are the converters' rules: looser than the shared rules of :mod:`flocshape.records` where the image files
+can answer (an image may leave out its size), stricter where a dataset needs it (``file_name`` and
+``category_id`` required, ids written as integers, not ``3.0``). The file is read by
+:func:`flocshape.records.load_json` and annotations are grouped by image by :func:`flocshape.coco.group_by_image`,
+as for every other COCO reader.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from flocshape.coco import group_by_image
 from flocshape.errors import input_error
-from flocshape.records import load_json
+from flocshape.records import is_int, load_json
 
 
 @dataclass(frozen=True)
@@ -61,14 +68,7 @@ class CocoDataset:
 
     def annotations_by_image(self) -> dict[int, list[CocoAnnotation]]:
         """Annotations grouped by image id, in file order; every image id present (maybe empty)."""
-        out: dict[int, list[CocoAnnotation]] = {im.id: [] for im in self.images}
-        for ann in self.annotations:
-            out[ann.image_id].append(ann)
-        return out
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+        return group_by_image((im.id for im in self.images), self.annotations, lambda ann: ann.image_id)
 
 
 def load_coco(path: str | os.PathLike[str]) -> CocoDataset:
@@ -88,7 +88,7 @@ def _require_list(obj: dict[str, Any], key: str, source: str) -> list[Any]:
 def _parse_image(rec: Any, index: int, source: str) -> CocoImage:
     if not isinstance(rec, dict):
         raise input_error(source, "not an object", f"images[{index}]")
-    if not _is_int(rec.get("id")):
+    if not is_int(rec.get("id")):
         raise input_error(source, f"missing or non-integer 'id' ({rec.get('id')!r})", f"images[{index}]")
     where = f"image id={rec['id']}"
     name = rec.get("file_name")
@@ -97,7 +97,7 @@ def _parse_image(rec: Any, index: int, source: str) -> CocoImage:
     sizes = []
     for key in ("height", "width"):
         v = rec.get(key)
-        if v is not None and (not _is_int(v) or v <= 0):
+        if v is not None and (not is_int(v) or v <= 0):
             raise input_error(source, f"'{key}' must be a positive integer, got {v!r}", where)
         sizes.append(v)
     return CocoImage(rec["id"], name, sizes[0], sizes[1], rec)
@@ -106,11 +106,11 @@ def _parse_image(rec: Any, index: int, source: str) -> CocoImage:
 def _parse_annotation(rec: Any, index: int, source: str) -> CocoAnnotation:
     if not isinstance(rec, dict):
         raise input_error(source, "not an object", f"annotations[{index}]")
-    if not _is_int(rec.get("id")):
+    if not is_int(rec.get("id")):
         raise input_error(source, f"missing or non-integer 'id' ({rec.get('id')!r})", f"annotations[{index}]")
     where = f"annotation id={rec['id']}"
     for key in ("image_id", "category_id"):
-        if not _is_int(rec.get(key)):
+        if not is_int(rec.get(key)):
             raise input_error(source, f"missing or non-integer '{key}' ({rec.get(key)!r})", where)
     if "segmentation" not in rec or rec["segmentation"] in (None, [], {}):
         raise input_error(source, "missing or empty 'segmentation'", where)
@@ -133,7 +133,7 @@ def _parse_categories(obj: dict[str, Any], source: str) -> list[dict[str, Any]]:
         raise input_error(source, f"'categories' is a {type(cats).__name__}, not a list")
     out: dict[int, dict[str, Any]] = {}
     for i, c in enumerate(cats):
-        if not isinstance(c, dict) or not _is_int(c.get("id")):
+        if not isinstance(c, dict) or not is_int(c.get("id")):
             raise input_error(source, "category without an integer 'id'", f"categories[{i}]")
         if c["id"] in out:
             raise input_error(source, "duplicate category id", f"category id={c['id']}")
@@ -209,14 +209,12 @@ def check_segmentation(seg: Any, height: int | None, width: int | None) -> str:
         return "polygon"
     if isinstance(seg, dict):
         size, counts = seg.get("size"), seg.get("counts")
-        if not (
-            isinstance(size, list | tuple) and len(size) == 2 and all(_is_int(v) and v > 0 for v in size)
-        ):
+        if not (isinstance(size, list | tuple) and len(size) == 2 and all(is_int(v) and v > 0 for v in size)):
             raise ValueError(f"RLE 'size' {size!r} is not [H, W]")
         if height is not None and width is not None and [size[0], size[1]] != [height, width]:
             raise ValueError(f"RLE size {list(size)} differs from the image size [{height}, {width}]")
         if isinstance(counts, list):
-            if not all(_is_int(v) and v >= 0 for v in counts):
+            if not all(is_int(v) and v >= 0 for v in counts):
                 raise ValueError("uncompressed RLE counts must be non-negative integers")
             if sum(counts) != size[0] * size[1]:
                 raise ValueError(

@@ -151,10 +151,12 @@ def check_predict_inputs(
     postproc_path: Path | None,
     resume: bool,
     source_dir: Path | None = None,
+    config: Path | None = None,
 ) -> None:
-    """Every check of the module docstring except the post-processing values, in the order a user fixes them."""
+    """Every check of the module docstring except the post-processing values, in the order a user fixes them.
+    ``config`` (a ``--cfg`` file) is an input too: the run folder must not be or hold it."""
     check_model_file(model)
     check_frame_names(sources)
     if images_json is not None:
         check_images_json(images_json, sources)
-    check_run_folder(out, [*sources, source_dir, images_json, model, postproc_path], resume)
+    check_run_folder(out, [*sources, source_dir, images_json, model, postproc_path, config], resume)

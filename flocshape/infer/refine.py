@@ -45,8 +45,10 @@ from scipy import ndimage
 from flocshape.infer.protomask import CropMask
 
 _MIN_RING_PIXELS = 5
-# px: sigma of the Gaussian smoothing of the frame before thresholding (RefineSettings.smooth_sigma_px); the
-# refinement's smoothing before it became a tuned setting (2026-12), so runs and cards without it used this
+# px: RefineSettings' own default sigma of the Gaussian smoothing of the frame before thresholding, which is also
+# the smoothing of a refinement recorded without one (model cards, tune_refine choices, run configs). Prediction
+# does not read it: its default smoothing is `refine_smooth` of flocshape/cfg/predict.yaml (or a model card's, or
+# a --cfg file's), resolved in flocshape.infer.settings.
 DEFAULT_SMOOTH_PX = 1.0
 
 

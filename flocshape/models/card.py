@@ -16,7 +16,6 @@ have been made with exactly those weights; otherwise this is an error (the card 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,15 +26,14 @@ from flocshape.fsio import atomic_write_json
 from flocshape.infer.refine import DEFAULT_SMOOTH_PX
 from flocshape.infer.refine_tune import chosen_refinement
 from flocshape.manifest import describe_input, file_digest
+from flocshape.records import read_json_file
 from flocshape.score.postprocess import GRID_KEYS, MEASURE_KEY
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; one-line ``InputError`` when missing or malformed."""
-    try:
-        obj = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise input_error(path, f"cannot read JSON ({type(exc).__name__}: {exc})") from exc
+    """A JSON object from ``path`` (:func:`flocshape.records.read_json_file`); one-line ``InputError`` when
+    missing or malformed."""
+    obj = read_json_file(path)
     if not isinstance(obj, dict):
         raise input_error(path, "must be a JSON object")
     return obj

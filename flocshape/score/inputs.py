@@ -1,9 +1,10 @@
 """Load and validate ground truth (COCO instances) and predictions (COCO results list) for scoring.
 
 Everything is converted once per image to compressed RLE (``counts`` as ``bytes``) so that every metric works
-on the same decoded-once data. Records are validated by :mod:`flocshape.records` (the rules every stage shares);
-bad input raises :class:`flocshape.errors.InputError` with a one-line message ``<file>: <record>: <what>``;
-inputs are never modified (records are copied where they are changed).
+on the same decoded-once data. The ground truth is read and indexed by :class:`flocshape.coco.CocoFile`; every
+record is validated by :mod:`flocshape.records` (the rules every stage shares); bad input raises
+:class:`flocshape.errors.InputError` with a one-line message ``<file>: <record>: <what>``; inputs are never
+modified (records are copied where they are changed).
 
 Conventions
 -----------
@@ -18,23 +19,15 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from flocshape.coco import CocoFile, subset_coco
 from flocshape.errors import input_error
 from flocshape.masks import rle_areas
-from flocshape.records import (
-    CocoIndex,
-    check_coco,
-    check_results,
-    load_json,
-    prediction_where,
-    segmentation_rle,
-)
+from flocshape.records import check_results, load_json, prediction_where, segmentation_rle
 from flocshape.score.rle import check_rle, iou_matrix
 
 __all__ = ["ImageData", "Prepared", "as_prepared", "load_json", "prepare", "require_overlap", "subset_coco"]
@@ -86,8 +79,8 @@ class Prepared:
         return sum(len(im.pred_rles) for im in self.images)
 
 
-def _rle(seg: Any, height: int, width: int, src: object, where: str) -> dict[str, Any]:
-    rle = segmentation_rle(seg, height, width, src, where)
+def _checked(rle: dict[str, Any], src: object, where: str) -> dict[str, Any]:
+    """``rle`` after the scorer's own check of its run lengths (:func:`flocshape.score.rle.check_rle`)."""
     try:
         check_rle(rle)
     except (ValueError, TypeError) as exc:
@@ -95,30 +88,21 @@ def _rle(seg: Any, height: int, width: int, src: object, where: str) -> dict[str
     return rle
 
 
-def _gt_images(gt: dict[str, Any], index: CocoIndex, src: object) -> dict[int, ImageData]:
+def _gt_images(coco: CocoFile) -> dict[int, ImageData]:
     images = {
-        image_id: ImageData(image_id, info.height, info.width) for image_id, info in index.images.items()
+        image_id: ImageData(image_id, info.height, info.width) for image_id, info in coco.images.items()
     }
-    for i, ann in enumerate(gt["annotations"]):
-        im = images[int(ann["image_id"])]
-        where = f"annotations[{i}] (id={int(ann['id'])})"
-        im.gt_rles.append(_rle(ann["segmentation"], im.height, im.width, src, where))
-        im.gt_ann_indices.append(i)
+    for inst in coco.instances():
+        im = images[inst.image_id]
+        im.gt_rles.append(_checked(inst.rle(), coco.source, inst.where))
+        im.gt_ann_indices.append(inst.index)
     return images
 
 
-def _categories(gt: dict[str, Any], index: CocoIndex) -> frozenset[int] | None:
-    """The ground truth's categories: its ``categories`` list, else the ids its annotations use."""
-    if index.categories:
-        return index.categories
-    used = frozenset(int(a["category_id"]) for a in gt["annotations"] if "category_id" in a)
-    return used or None
-
-
-def _default_category(gt: dict[str, Any], categories: frozenset[int] | None) -> int | None:
+def _default_category(coco: CocoFile, categories: frozenset[int] | None) -> int | None:
     if categories is not None and len(categories) == 1:
         return next(iter(categories))
-    ann_cats = {a.get("category_id") for a in gt["annotations"]}
+    ann_cats = {a.get("category_id") for a in coco.annotations}
     return int(next(iter(ann_cats))) if len(ann_cats) == 1 and None not in ann_cats else None
 
 
@@ -139,7 +123,8 @@ def _add_predictions(
         if im is None:
             ignored += 1
             continue
-        im.pred_rles.append(_rle(rec["segmentation"], im.height, im.width, src, where))
+        rle = segmentation_rle(rec["segmentation"], im.height, im.width, src, where)
+        im.pred_rles.append(_checked(rle, src, where))
         im.pred_scores.append(float(rec["score"]))
         im.pred_indices.append(i)
     return cat_ids, ignored
@@ -173,22 +158,14 @@ def prepare(
     where every prediction is). ``gt_source`` / ``pred_source`` name the inputs in error
     messages (file paths for files).
     """
-    index = check_coco(gt, gt_source, role="ground truth")
-    categories = _categories(gt, index)
+    coco = CocoFile.from_object(gt, gt_source, role="ground truth")
+    categories = coco.used_categories()
     check_results(preds, pred_source, categories)
-    images = _gt_images(gt, index, gt_source)
-    cat_ids, ignored = _add_predictions(preds, images, _default_category(gt, categories), pred_source)
+    images = _gt_images(coco)
+    cat_ids, ignored = _add_predictions(preds, images, _default_category(coco, categories), pred_source)
     return Prepared(list(images.values()), gt, preds, cat_ids, ignored)
 
 
 def as_prepared(gt: Any, preds: Any = None) -> Prepared:
     """``gt`` itself when it is already :class:`Prepared`, else ``prepare(gt, preds)``."""
     return gt if isinstance(gt, Prepared) else prepare(gt, preds)
-
-
-def subset_coco(coco: dict[str, Any], file_names: Iterable[str]) -> dict[str, Any]:
-    """The COCO instances dict restricted to the images whose base file name is in ``file_names``."""
-    names = set(file_names)
-    images = [im for im in coco["images"] if Path(str(im["file_name"])).name in names]
-    ids = {im["id"] for im in images}
-    return {**coco, "images": images, "annotations": [a for a in coco["annotations"] if a["image_id"] in ids]}

@@ -1,32 +1,22 @@
 """Measure whole files: a COCO instances file, a COCO results (submission) list, or label-map PNGs.
 
-Records are validated by :mod:`flocshape.records` (the rules every stage shares); bad input raises
-:func:`flocshape.errors.input_error` naming the file and the record (one line). Inputs are only read.
+COCO files and results lists are read by :mod:`flocshape.coco` (records validated by the rules every stage
+shares, :mod:`flocshape.records`); bad input raises :func:`flocshape.errors.input_error` naming the file and the
+record (one line). Inputs are only read.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
 
+from flocshape.coco import group_by_image, read_instances
 from flocshape.errors import input_error
 from flocshape.fsio import IMAGE_SUFFIXES
-from flocshape.masks import MaskCrop, decode_rle_crop
-from flocshape.records import (
-    CocoIndex,
-    check_coco,
-    check_results,
-    load_json,
-    prediction_where,
-    rle_size,
-    segmentation_rle,
-    warn_repeated_predictions,
-)
 from flocshape.shape.measure import concat_tables, labelmap_crops, measure_crops
 
 
@@ -38,87 +28,6 @@ def read_grey(path: Path, record: str) -> np.ndarray:
     if img is None:
         raise input_error(path, "cannot read image", record)
     return img
-
-
-class _Instance(dict):
-    """image_id, instance_id, category_id, score, crop (MaskCrop) of one annotation."""
-
-
-def _decode(seg: Any, height: int, width: int, path: Path, record: str) -> MaskCrop:
-    rle = segmentation_rle(seg, height, width, path, record)
-    try:
-        return decode_rle_crop(rle)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise input_error(path, f"bad segmentation ({exc})", record) from None
-
-
-def _score(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _images(index: CocoIndex) -> dict[int, dict[str, Any]]:
-    return {
-        k: {"file_name": v.file_name, "height": v.height, "width": v.width} for k, v in index.images.items()
-    }
-
-
-def _read_instances_file(path: Path, data: dict) -> tuple[dict[int, dict[str, Any]], list[_Instance]]:
-    index = check_coco(data, path)
-    images = _images(index)
-    out = []
-    for i, ann in enumerate(data["annotations"]):
-        ann_id, image_id = int(ann["id"]), int(ann["image_id"])
-        record = f"annotations[{i}] (id={ann_id})"
-        info = images[image_id]
-        crop = _decode(ann["segmentation"], info["height"], info["width"], path, record)
-        out.append(
-            _Instance(
-                image_id=image_id,
-                instance_id=ann_id,
-                category_id=int(ann.get("category_id", -1)),
-                score=_score(ann.get("score")),
-                crop=crop,
-            )
-        )
-    return images, out
-
-
-def _read_results_list(path: Path, data: list, images_json: Path | None) -> tuple[dict, list[_Instance]]:
-    images: dict[int, dict[str, Any]] = {}
-    categories = None
-    if images_json is not None:
-        index = check_coco(load_json(images_json), images_json, need_annotations=False)
-        images, categories = _images(index), index.categories
-    check_results(data, path, categories)
-    warn_repeated_predictions(data, path)
-    out = []
-    running: dict[int, int] = {}
-    for i, det in enumerate(data):
-        image_id = int(det["image_id"])
-        record = prediction_where(i, det)
-        info = images.get(image_id)
-        if info is None and images_json is not None:
-            raise input_error(path, f"image_id {image_id} is not in the images of {images_json}", record)
-        if info is None:
-            height, width = rle_size(det["segmentation"], path, record)
-            info = images[image_id] = {
-                "file_name": str(det.get("file_name", "")),
-                "height": height,
-                "width": width,
-            }
-        crop = _decode(det["segmentation"], info["height"], info["width"], path, record)
-        index = running.get(image_id, 0)
-        running[image_id] = index + 1
-        out.append(
-            _Instance(
-                image_id=image_id,
-                instance_id=index,
-                category_id=int(det.get("category_id", -1)),
-                score=_score(det.get("score")),
-                crop=crop,
-            )
-        )
-    return images, out
 
 
 def _find_image(images_dir: Path, image_id: int, file_name: str) -> Path:
@@ -146,35 +55,29 @@ def measure_coco(
     ``instance_id`` is the annotation id, or for a results list the running index within its image.
     """
     path = Path(coco_path)
-    data = load_json(path)
-    if isinstance(data, dict):
-        images, instances = _read_instances_file(path, data)
-    elif isinstance(data, list):
-        images, instances = _read_results_list(path, data, Path(images_json) if images_json else None)
-    else:
-        raise input_error(path, "neither a COCO instances object nor a results list")
-    by_image: dict[int, list[_Instance]] = {image_id: [] for image_id in images}
-    for inst in instances:
-        by_image[inst["image_id"]].append(inst)
+    source = read_instances(path, Path(images_json) if images_json else None)
+    decoded = [(inst, inst.crop()) for inst in source.instances()]
+    by_image = group_by_image(source.images, decoded, lambda pair: pair[0].image_id)
     tables: list[pd.DataFrame] = []
-    for image_id, insts in by_image.items():
-        if not insts:
+    for image_id, pairs in by_image.items():
+        if not pairs:
             continue
-        info = images[image_id]
+        info = source.images[image_id]
         record = f"image id={image_id}"
         grey = None
         if images_dir is not None:
-            grey = read_grey(_find_image(Path(images_dir), image_id, info["file_name"]), record)
-        identity = {"source": str(path), "image_id": image_id, "file_name": info["file_name"]}
+            grey = read_grey(_find_image(Path(images_dir), image_id, info.file_name), record)
+        identity = {"source": str(path), "image_id": image_id, "file_name": info.file_name}
+        instances = [inst for inst, _ in pairs]
         try:
             tables.append(
                 measure_crops(
-                    [x["crop"] for x in insts],
+                    [crop for _, crop in pairs],
                     grey,
                     identity,
-                    [x["instance_id"] for x in insts],
-                    [x["score"] for x in insts],
-                    [x["category_id"] for x in insts],
+                    [inst.instance_id for inst in instances],
+                    [inst.score for inst in instances],
+                    [inst.category_id for inst in instances],
                 )
             )
         except ValueError as exc:

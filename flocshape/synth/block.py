@@ -25,7 +25,10 @@ from flocshape.synth.background import (
     noise_window,
     row_banding,
 )
+from flocshape.synth.bubble_look import BubbleParams, bubble_params, render_bubble_v2
+from flocshape.synth.camera import chroma_bank, shot_noise_gain, tilt_map
 from flocshape.synth.config import BLOCK_FRAMES, SynthConfig
+from flocshape.synth.fluff import Banks, FluffLook, make_banks, render_particle_v2
 from flocshape.synth.motion import Track, TrackIds, spawn_tracks, step_tracks
 from flocshape.synth.optics import blur_sigma_px
 from flocshape.synth.render import render_bubble, render_particle
@@ -34,6 +37,8 @@ from flocshape.synth.truth import Label, bubbles_per_track, frame_truth
 TINT_BGR = (1.04, 1.0, 0.995)
 """Gain per channel (B, G, R) of the grey fluid: a faint cool tint."""
 TEXTURE_BANK_PX = 512
+V2_STREAM_KEY = 1000
+"""Spawn-key offset of the v2 look's own random streams (the classic streams are children 0-3 of a block seed)."""
 
 
 @dataclass
@@ -105,7 +110,7 @@ def spawn_bubbles(
     host = np.full(n_free, -1, np.int64)
     offset = np.zeros((n_free, 2))
     if n_cluster:
-        n_hosts = max(1, n_cluster // 8)
+        n_hosts = max(1, int(n_cluster // cfg.bubble_cluster_size))
         chosen = rng.choice(len(hosts), size=n_hosts, replace=len(hosts) < n_hosts)
         which = [hosts[int(k)] for k in chosen[rng.integers(0, n_hosts, n_cluster)]]
         offset = np.vstack([offset, [_point_inside(rng, t) for t in which]])
@@ -173,6 +178,49 @@ def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:
     return buf.tobytes()
 
 
+@dataclass
+class Look:
+    """The v2 extras of a block; every field is ``None`` when its knobs are off (the classic look)."""
+
+    banks: Banks | None = None
+    fluff: FluffLook | None = None
+    bubbles: BubbleParams | None = None
+    chroma: np.ndarray | None = None
+    rng_frame: np.random.Generator | None = None
+
+
+def v2_streams(seed: np.random.SeedSequence) -> list[np.random.Generator]:
+    """Four generators of the v2 look (banks, bubble look, colour noise bank, per-frame windows), independent
+    of the block's classic streams and drawn without changing ``seed``."""
+    key = tuple(seed.spawn_key)
+    return [
+        np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*key, V2_STREAM_KEY + i)))
+        for i in range(4)
+    ]
+
+
+def uses_v2_bubbles(cfg: SynthConfig) -> bool:
+    """Bubbles get the v2 look when their rim or blur knob is on."""
+    return cfg.bubble_rim > 0 or cfg.bubble_blur_px > 0
+
+
+def block_look(cfg: SynthConfig, seed: np.random.SeedSequence, n_bubbles: int) -> Look:
+    """The v2 extras a block's knobs ask for (none for the classic look)."""
+    rng_banks, rng_bubbles, rng_chroma, rng_frame = v2_streams(seed)
+    look = Look()
+    if cfg.fluff_px > 0:
+        look.banks = make_banks(rng_banks)
+        look.fluff = FluffLook(
+            cfg.fluff_px, cfg.fringe_opacity, cfg.edge_softness_px, cfg.floc_texture, cfg.glow
+        )
+    if uses_v2_bubbles(cfg):
+        look.bubbles = bubble_params(rng_bubbles, n_bubbles, cfg.bubble_blur_px)
+    if cfg.chroma_noise_sigma > 0:
+        look.chroma = chroma_bank(rng_chroma, cfg)
+        look.rng_frame = rng_frame
+    return look
+
+
 def render_block(task: BlockTask) -> BlockResult:
     """Simulate the block and write its requested frames as ``images_dir/NNNN.jpg``; return their truth."""
     cfg = task.cfg
@@ -182,11 +230,14 @@ def render_block(task: BlockTask) -> BlockResult:
     rim = make_rim(rng_scene, cfg) if has_rim else None
     fluid_bottom = rim.top_px if rim is not None else float(cfg.height)
     background = fluid_background(rng_scene, cfg, fluid_bottom)
+    if cfg.brightness_tilt != 0:
+        background += tilt_map(cfg)
     texture = fractal_noise(rng_scene, TEXTURE_BANK_PX, TEXTURE_BANK_PX, (10.0, 4.0, 1.6))
     bank = noise_bank(rng_scene, cfg)
     ids = TrackIds(task.first_track_id)
     tracks = spawn_tracks(rng_motion, cfg, ids, fluid_bottom)
     bubbles = spawn_bubbles(rng_bubbles, cfg, tracks, fluid_bottom)
+    look = block_look(cfg, task.seed, len(bubbles.host))
     wanted = dict(task.frames)
     first_frame = task.block * BLOCK_FRAMES + 1
     result = BlockResult(block=task.block, split=task.split, has_rim=has_rim)
@@ -200,7 +251,18 @@ def render_block(task: BlockTask) -> BlockResult:
             continue
         result.frames.append(
             _render_frame(
-                cfg, task, frame, wanted[frame], tracks, bubbles, rim, background, texture, bank, rng_frame
+                cfg,
+                task,
+                frame,
+                wanted[frame],
+                tracks,
+                bubbles,
+                rim,
+                background,
+                texture,
+                bank,
+                rng_frame,
+                look,
             )
         )
     return result
@@ -218,16 +280,31 @@ def _render_frame(
     texture: np.ndarray,
     bank: np.ndarray,
     rng: np.random.Generator,
+    look: Look,
 ) -> FrameResult:
     """Render one frame to JPEG and compute its truth."""
     canvas = background.copy()
     for t in sorted(tracks, key=lambda t: (-t.depth, -t.track_id)):
         sigma = blur_sigma_px(t.depth, cfg.blur_per_depth_px)
-        render_particle(canvas, t.posed(), sigma, t.brightness, t.opacity, texture, t.texture_offset)
-    for (x, y), r in zip(bubbles.xy, bubbles.radius, strict=True):
-        render_bubble(canvas, float(x), float(y), float(r))
+        if look.fluff is not None and look.banks is not None:
+            render_particle_v2(
+                canvas, t.posed(), sigma, t.brightness, t.opacity, look.banks, t.texture_offset, look.fluff
+            )
+        else:
+            render_particle(canvas, t.posed(), sigma, t.brightness, t.opacity, texture, t.texture_offset)
+    for k, ((x, y), r) in enumerate(zip(bubbles.xy, bubbles.radius, strict=True)):
+        if look.bubbles is not None:
+            render_bubble_v2(canvas, float(x), float(y), float(r), cfg.bubble_rim, look.bubbles, k)
+        else:
+            render_bubble(canvas, float(x), float(y), float(r))
+    if cfg.exposure != 1.0:
+        canvas *= cfg.exposure
     noise = noise_window(bank, rng, cfg.height, cfg.width)
     banding = row_banding(rng, cfg.height, cfg.banding_sigma)
+    if cfg.shot_noise > 0:
+        noise = noise * shot_noise_gain(canvas, cfg)
+    if look.chroma is not None and look.rng_frame is not None:
+        noise = noise + noise_window(look.chroma, look.rng_frame, cfg.height, cfg.width)
     bgr = compose_bgr(canvas, rim, noise, banding)
     file_name = f"{frame:04d}.jpg"
     atomic_write_bytes(task.images_dir / file_name, encode_jpeg(bgr, cfg.jpeg_quality))

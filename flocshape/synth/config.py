@@ -17,6 +17,8 @@ BLOCK_FRAMES = 10
 """Frames per video block (a block is one short clip)."""
 TRAIN_FRAMES_IN_BLOCK = tuple(range(2, 10))
 """1-based positions inside a block that the train split keeps (frames 2-9); test keeps the whole block."""
+MAX_FRINGE_OPACITY = 0.45
+"""Largest fringe opacity (relative to the body): the fringe must stay below the particle level 0.5."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,96 @@ class SynthConfig:
     noise_sigma: float = dataclasses.field(default=6.0, metadata={"help": "sensor noise sd, grey levels"})
     banding_sigma: float = dataclasses.field(default=1.2, metadata={"help": "row banding sd, grey levels"})
     jpeg_quality: int = dataclasses.field(default=90, metadata={"help": "JPEG quality 1-100"})
+    # realism v2 (docs/synth.md, "Realism v2"): every default below keeps the classic look byte-identical
+    fluff_px: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "length of the semi-transparent fibrous fringe outside a floc's outline, px "
+            "(0 = the classic crisp-edged flocs; > 0 = the v2 look with its opacity truth convention)"
+        },
+    )
+    fringe_opacity: float = dataclasses.field(
+        default=0.3,
+        metadata={"help": "v2 flocs: peak opacity of the fringe fibres, relative to the body, 0-0.45"},
+    )
+    edge_softness_px: float = dataclasses.field(
+        default=2.0,
+        metadata={
+            "help": "v2 flocs: depth over which the body's opacity rises from 0.55 at the outline to 1, px"
+        },
+    )
+    floc_texture: float = dataclasses.field(
+        default=0.5, metadata={"help": "v2 flocs: contrast of the cotton-like inner texture, 0-1"}
+    )
+    glow: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "v2 flocs: share of a floc's light spread into a wide soft glow (more when defocused), 0-1"
+        },
+    )
+    bubble_rim: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "brightness of a bubble's bright rim crescent, grey levels (0 and --bubble-blur-px 0 = "
+            "the classic dark discs; otherwise v2 lens-like bubbles)"
+        },
+    )
+    bubble_blur_px: float = dataclasses.field(
+        default=0.0,
+        metadata={"help": "largest defocus blur sigma of v2 bubbles, px (most bubbles draw much less)"},
+    )
+    bubble_cluster_size: float = dataclasses.field(
+        default=8.0, metadata={"help": "mean bubbles on each floc that carries a cluster"}
+    )
+    chroma_noise_sigma: float = dataclasses.field(
+        default=0.0, metadata={"help": "extra colour noise in ~2 px blotches, sd in grey levels (0 = off)"}
+    )
+    shot_noise: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "signal-dependent sensor noise: variance added per grey level of the scene, grey levels "
+            "(noise sd = sqrt(noise_sigma^2 + shot_noise x grey); 0 = constant noise)"
+        },
+    )
+    exposure: float = dataclasses.field(
+        default=1.0,
+        metadata={
+            "help": "camera gain on the whole scene before noise (1 = as drawn; bright flocs may saturate)"
+        },
+    )
+    brightness_tilt: float = dataclasses.field(
+        default=0.0,
+        metadata={"help": "fluid brightness at the left edge minus the right edge, grey levels (0 = none)"},
+    )
+    randomise: float = dataclasses.field(
+        default=0.0,
+        metadata={
+            "help": "domain randomisation strength 0-1: each block draws sensor, density, brightness, blur, "
+            "floc edge and bubble knobs from the documented ranges (0 = off; flocshape/synth/randomise.py)"
+        },
+    )
 
+
+HACKATHON_V2: dict[str, Any] = {
+    "fluff_px": 4.0,
+    "fringe_opacity": 0.4,
+    "edge_softness_px": 2.5,
+    "floc_texture": 0.7,
+    "glow": 0.25,
+    "bubbles_per_frame": 140.0,
+    "bubble_cluster_frac": 0.4,
+    "bubble_cluster_size": 18.0,
+    "bubble_rim": 60.0,
+    "bubble_blur_px": 2.0,
+    "banding_sigma": 0.5,
+    "chroma_noise_sigma": 3.0,
+    "shot_noise": 0.3,
+    "jpeg_quality": 80,
+    "brightness_tilt": 14.0,
+}
+"""Knobs of the realism v2 look, set by hand (docs/synth.md, "Realism v2"): the floc and bubble look by eye
+against the real frame; the camera knobs (noise, colour noise, shot noise, JPEG quality, banding) by eye with the
+real frame's noise statistics in view. Scene and shape knobs are the ``hackathon`` values."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "hackathon": {},
@@ -106,8 +197,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "size_max_px": 90.0,
         "bubbles_per_frame": 25.0,
     },
+    "hackathon-v2": HACKATHON_V2,
+    "randomised": {**HACKATHON_V2, "randomise": 1.0},
 }
-"""Preset name -> overrides of the defaults (``hackathon`` emulates the 2022 data: 65 train / 35 test blocks)."""
+"""Preset name -> overrides of the defaults (``hackathon`` emulates the 2022 data: 65 train / 35 test blocks;
+``hackathon-v2`` the same scene with the realism v2 look; ``randomised`` v2 with per-block domain randomisation)."""
 
 _FRACTIONS = (
     "test_frac",
@@ -117,6 +211,9 @@ _FRACTIONS = (
     "min_visible_frac",
     "bubble_cluster_frac",
     "rim_frac",
+    "floc_texture",
+    "glow",
+    "randomise",
 )
 _NON_NEGATIVE = (
     "particles_per_frame",
@@ -134,6 +231,11 @@ _NON_NEGATIVE = (
     "noise_sigma",
     "banding_sigma",
     "seed",
+    "fluff_px",
+    "edge_softness_px",
+    "bubble_blur_px",
+    "chroma_noise_sigma",
+    "shot_noise",
 )
 _POSITIVE = ("size_median_px", "size_max_px", "size_min_px")
 _GREY = ("brightness_top", "brightness_bottom")
@@ -210,6 +312,16 @@ def validate(cfg: SynthConfig, where: str = "command line") -> None:
         raise bad("growth_rate", "must be in (-0.5, 1)")
     if not 1 <= cfg.jpeg_quality <= 100:
         raise bad("jpeg_quality", "must be in 1..100")
+    if not 0.0 <= cfg.fringe_opacity <= MAX_FRINGE_OPACITY:
+        raise bad("fringe_opacity", f"must be in [0, {MAX_FRINGE_OPACITY}] (below the particle level 0.5)")
+    if not 0.0 <= cfg.bubble_rim <= 255.0:
+        raise bad("bubble_rim", "must be a grey level in [0, 255]")
+    if not cfg.bubble_cluster_size >= 1.0:
+        raise bad("bubble_cluster_size", "must be at least 1")
+    if not 0.1 <= cfg.exposure <= 4.0:
+        raise bad("exposure", "must be in [0.1, 4]")
+    if not -128.0 <= cfg.brightness_tilt <= 128.0:
+        raise bad("brightness_tilt", "must be in [-128, 128] grey levels")
 
 
 def test_block_count(cfg: SynthConfig) -> int:

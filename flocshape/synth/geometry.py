@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import shapely
 from pycocotools import mask as mask_utils
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
@@ -58,6 +58,18 @@ def clean_area(geom: BaseGeometry, min_part_area_px: float) -> BaseGeometry:
     if not parts:
         return Polygon()
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def in_frame_part(geom: BaseGeometry, height: int, width: int) -> BaseGeometry:
+    """The part of ``geom`` inside the frame box ``[0, W] x [0, H]`` (``geom`` itself when it lies inside).
+
+    The truth's visible part and the v2 renderer's particle core both start from this one geometry, so an
+    unoccluded particle's label and its rendered core are rasterised from identical polygons.
+    """
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < 0 or miny < 0 or maxx > width or maxy > height:
+        return geom.intersection(box(0.0, 0.0, float(width), float(height)))
+    return geom
 
 
 def feret_diameters(points: np.ndarray) -> tuple[float, float]:

@@ -3,6 +3,11 @@
 The committed figure shows synthetic frames and charts only; the real frame's pixels appear only in a
 figure made with ``include_real_image=True`` (for local viewing, never committed). Numbers measured on the
 real frame with the same estimators may be shown in the table (they are statistics, not pixels).
+
+With ``--compare PRESET ...`` the command makes the realism v2 report instead
+(:mod:`flocshape.synth.realism_v2`): hard-to-fool statistics and the patch classifier, real frame vs presets.
+Each report rewrites only its own part of ``docs/realism.md``: this one everything above the line
+:data:`V2_MARKER`, the v2 report the table between its own markers.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from flocshape.synth.stats import (
 )
 
 AREA_PERCENTILES = (10, 50, 90, 99)
+V2_MARKER = "<!-- realism-v2 -->"
+"""Everything of ``docs/realism.md`` from this line on belongs to the realism v2 report and is kept."""
 
 
 @dataclass
@@ -72,6 +79,12 @@ def measure_dataset(root: Path, max_frames: int = 40) -> dict[str, Any]:
         "per_frame": per_image.to_numpy(),
         "per_frame_grey": [s.grey for s in stats],
     }
+
+
+def v2_part(text: str) -> str:
+    """The realism v2 report's part of a ``docs/realism.md`` text (from :data:`V2_MARKER` on, after a blank
+    line), or ``""`` when it has none; this report keeps it when it rewrites the file."""
+    return "\n" + V2_MARKER + text.split(V2_MARKER, 1)[1] if V2_MARKER in text else ""
 
 
 def _fmt(v: Any) -> str:
@@ -276,7 +289,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--table", type=Path, default=Path("docs/realism.md"), help="markdown table")
     ap.add_argument("--real", type=Path, help="a real frame: adds its statistics (numbers) to the table")
     ap.add_argument("--real-figure", type=Path, help="also write a LOCAL figure that shows the real frame")
+    ap.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="PRESET",
+        help="realism v2 report instead: these presets vs --real (statistics, patch classifier)",
+    )
+    ap.add_argument(
+        "--compare-frames",
+        type=int,
+        default=8,
+        help="--compare: frames per preset, one per block (default 8)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/realism2"),
+        help="--compare: local outputs (default runs/realism2)",
+    )
+    ap.add_argument(
+        "--compare-figure",
+        type=Path,
+        default=Path("docs/realism-v2.png"),
+        help="--compare: committed figure, synthetic crops and charts only (default docs/realism-v2.png)",
+    )
     args = ap.parse_args(argv)
+    if args.compare:
+        from flocshape.synth.realism_report import run_compare
+
+        return run_compare(args, argv)
     real_bgr = None
     if args.real is not None:
         real_bgr = cv2.imread(str(args.real), cv2.IMREAD_COLOR)
@@ -312,11 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v}" for k, v in card["statistics"]["label_reasons"].items())
         + "\n"
     )
+    kept = v2_part(args.table.read_text()) if args.table.is_file() else ""
     atomic_write_text(
         args.table,
         "# Realism of the synthetic frames\n\n"
         + table_markdown(synth, frame_stats(real_bgr) if real_bgr is not None else None, command)
-        + hard_section,
+        + hard_section
+        + kept,
     )
     atomic_write_bytes(args.figure, figure_png(root, synth))
     if args.real_figure is not None:

@@ -20,7 +20,9 @@ from flocshape.synth.optics import MIN_SIGMA_PX, downscale_factor, gaussian_blur
 _SUB = 16  # sub-pixel precision of cv2.fillPoly (shift=4)
 
 
-def _fill(shape: tuple[int, int], geom: BaseGeometry, origin: tuple[float, float], factor: int) -> np.ndarray:
+def fill_coverage(
+    shape: tuple[int, int], geom: BaseGeometry, origin: tuple[float, float], factor: int
+) -> np.ndarray:
     """Anti-aliased coverage (float32 0-1) of ``geom`` on a grid of ``shape`` at ``origin``, 1/``factor`` res.
 
     Pixel (i, j) of the grid covers frame pixels starting at ``origin + factor * (j, i)``.
@@ -37,7 +39,7 @@ def _fill(shape: tuple[int, int], geom: BaseGeometry, origin: tuple[float, float
     return canvas.astype(np.float32) * (1.0 / 255.0)
 
 
-def _texture_crop(texture: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+def texture_crop(texture: np.ndarray, offset: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     """A ``shape`` window of the square ``texture`` bank at ``offset`` (resized when larger than the bank)."""
     h, w = shape
     size = texture.shape[0]
@@ -45,6 +47,18 @@ def _texture_crop(texture: np.ndarray, offset: tuple[int, int], shape: tuple[int
         return cv2.resize(texture, (w, h), interpolation=cv2.INTER_LINEAR)
     oy, ox = offset[0] % (size - h + 1), offset[1] % (size - w + 1)
     return texture[oy : oy + h, ox : ox + w]
+
+
+def padded_window(
+    geom: BaseGeometry, pad: int, shape: tuple[int, ...]
+) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """The outline's integer bounds grown by ``pad`` px, ``(x0, y0, x1, y1)``, and that window clipped to a frame
+    of ``shape`` (rows, columns), ``(cx0, cy0, cx1, cy1)``; empty when ``cx0 >= cx1`` or ``cy0 >= cy1``."""
+    minx, miny, maxx, maxy = geom.bounds
+    x0, y0 = int(math.floor(minx)) - pad, int(math.floor(miny)) - pad
+    x1, y1 = int(math.ceil(maxx)) + pad, int(math.ceil(maxy)) + pad
+    h, w = shape[:2]
+    return (x0, y0, x1, y1), (max(x0, 0), max(y0, 0), min(x1, w), min(y1, h))
 
 
 def render_particle(
@@ -61,17 +75,14 @@ def render_particle(
         return
     sigma = max(sigma_px, MIN_SIGMA_PX)
     factor = downscale_factor(sigma)
-    pad = int(math.ceil(3.0 * sigma)) + 2
-    minx, miny, maxx, maxy = geom.bounds
-    x0, y0 = int(math.floor(minx)) - pad, int(math.floor(miny)) - pad
-    x1, y1 = int(math.ceil(maxx)) + pad, int(math.ceil(maxy)) + pad
-    h, w = canvas.shape
-    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    (x0, y0, x1, y1), (cx0, cy0, cx1, cy1) = padded_window(
+        geom, int(math.ceil(3.0 * sigma)) + 2, canvas.shape
+    )
     if cx0 >= cx1 or cy0 >= cy1:
         return
     small = (int(math.ceil((y1 - y0) / factor)), int(math.ceil((x1 - x0) / factor)))
-    cover = _fill(small, geom, (x0, y0), factor)
-    tex = _texture_crop(texture, texture_offset, small)
+    cover = fill_coverage(small, geom, (x0, y0), factor)
+    tex = texture_crop(texture, texture_offset, small)
     # fluffy edge: alpha fades over the outer ~1.5 px, broken up by the fine texture
     inner = np.clip((gaussian_blur(cover, 1.2 / factor) - 0.35) * 2.0, 0.0, 1.0)
     alpha = cover * (opacity * (0.75 + 0.25 * tex)) * (0.45 + 0.55 * inner * (0.7 + 0.3 * tex))

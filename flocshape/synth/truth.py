@@ -11,6 +11,10 @@ Labelling policy (all limits are knobs; the first failing rule is the ``label_re
 ``too_small``    visible area < min_visible_area_px;
 ``empty_raster`` the rasterised label would have no pixel (thin slivers);
 ``labelled``     otherwise.
+
+The v2 look (:mod:`flocshape.synth.fluff`) draws every particle so that its pixels of at least half its opacity
+(before defocus blur) are exactly the raster of its in-frame outline, the raster made here from the same
+polygons: the label of a particle that nothing hides is the rendered particle, pixel for pixel.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from flocshape.synth.config import SynthConfig
 from flocshape.synth.geometry import (
     clean_area,
     geometry_metrics,
+    in_frame_part,
     rasterise_coco_polygons,
     to_coco_polygons,
 )
@@ -88,7 +93,6 @@ def frame_truth(
     ``bubbles_on`` maps track id -> number of bubbles drawn on top of it in this frame.
     Row keys without the frame/split columns (the caller adds those); ``ann_index`` indexes ``labels``.
     """
-    frame_box = box(0.0, 0.0, float(cfg.width), float(cfg.height))
     order = sorted(range(len(tracks)), key=lambda i: (tracks[i].depth, tracks[i].track_id))
     geoms = [tracks[i].posed() for i in order]
     tree = shapely.STRtree(geoms)
@@ -96,8 +100,8 @@ def frame_truth(
     labels: list[Label] = []
     for rank, (i, geom) in enumerate(zip(order, geoms, strict=True)):
         minx, miny, maxx, maxy = geom.bounds
-        cut_by_frame = minx < 0 or miny < 0 or maxx > cfg.width or maxy > cfg.height
-        inside = geom.intersection(frame_box) if cut_by_frame else geom
+        inside = in_frame_part(geom, cfg.height, cfg.width)
+        cut_by_frame = inside is not geom
         if inside.is_empty or inside.area <= MIN_PART_AREA_PX:
             continue
         t = tracks[i]

@@ -35,6 +35,7 @@ from flocshape.fsio import atomic_dir, atomic_write_json
 from flocshape.manifest import build_manifest, write_manifest
 from flocshape.synth.block import BlockResult, BlockTask, render_block
 from flocshape.synth.config import BLOCK_FRAMES, TRAIN_FRAMES_IN_BLOCK, SynthConfig, as_dict, test_block_count
+from flocshape.synth.randomise import RANGES, randomised_config
 from flocshape.synth.stats import card_statistics
 
 CATEGORIES = [{"id": 1, "name": "Normal", "supercategory": "floc"}]
@@ -85,9 +86,11 @@ def block_elongation(cfg: SynthConfig, block: int) -> float:
 
 
 def block_config(cfg: SynthConfig, block: int) -> SynthConfig:
-    """The configuration a block is rendered with (only the elongation can differ between blocks)."""
+    """The configuration a block is rendered with: its own elongation (``--elongation-max``) and its own look
+    (``--randomise``, :mod:`flocshape.synth.randomise`); ``cfg`` itself when neither is on."""
     elongation = block_elongation(cfg, block)
-    return cfg if elongation == cfg.elongation else dataclasses.replace(cfg, elongation=elongation)
+    out = cfg if elongation == cfg.elongation else dataclasses.replace(cfg, elongation=elongation)
+    return randomised_config(out, block)
 
 
 def plan_tasks(cfg: SynthConfig, root: Path) -> list[BlockTask]:
@@ -224,6 +227,10 @@ def generate(
         }
         if cfg.elongation_max > cfg.elongation:
             card["block_elongation"] = {str(t.block): round(t.cfg.elongation, 6) for t in tasks}
+        if cfg.randomise > 0:
+            card["block_knobs"] = {
+                str(t.block): {k: round(float(getattr(t.cfg, k)), 6) for k in RANGES} for t in tasks
+            }
         atomic_write_json(root / "card.json", card)
         write_manifest(
             root,

@@ -1,5 +1,8 @@
 """Instances of a COCO file (ground truth or results list) with their frame, block and mask geometry.
 
+Files are read, validated and decoded by :mod:`flocshape.coco` (one line naming the file and the record for bad
+input); inputs are only read.
+
 Conventions
 -----------
 * ``frame`` = the integer made of the digits of the file-name stem (``0012.jpg`` -> 12);
@@ -26,16 +29,8 @@ import numpy as np
 import pandas as pd
 from pycocotools import mask as mask_utils
 
+from flocshape.coco import Instance, read_instances
 from flocshape.errors import input_error
-from flocshape.records import (
-    CocoIndex,
-    check_coco,
-    check_results,
-    load_json,
-    prediction_where,
-    segmentation_rle,
-    warn_repeated_predictions,
-)
 
 INSTANCE_COLUMNS = (
     "image_id", "file_name", "frame", "block", "instance_id", "score", "area_px", "ecd_px",
@@ -99,50 +94,15 @@ def mask_geometry(rle: dict[str, Any]) -> dict[str, float]:
             "touches_border": bool(touches), "image_height": height, "image_width": width}  # fmt: skip
 
 
-def _images(index: CocoIndex) -> dict[int, dict[str, Any]]:
-    return {
-        k: {"file_name": v.file_name, "height": v.height, "width": v.width} for k, v in index.images.items()
-    }
-
-
-def _rows_from_coco(data: dict, path: Path) -> list[dict[str, Any]]:
-    images = _images(check_coco(data, path))
-    rows = []
-    for i, ann in enumerate(data["annotations"]):
-        image_id, ann_id = int(ann["image_id"]), int(ann["id"])
-        record = f"annotations[{i}] (id={ann_id})"
-        rows.append(
-            _row(path, record, image_id, ann_id, images[image_id], ann["segmentation"], ann.get("score"))
-        )
-    return rows
-
-
-def _rows_from_results(data: list, path: Path, index: CocoIndex, images_path: Path) -> list[dict]:
-    check_results(data, path, index.categories)
-    warn_repeated_predictions(data, path)
-    images = _images(index)
-    rows = []
-    running: dict[int, int] = {}
-    for i, det in enumerate(data):
-        image_id = int(det["image_id"])
-        record = prediction_where(i, det)
-        if image_id not in images:
-            raise input_error(path, f"image_id {image_id} is not in the images of {images_path}", record)
-        index_in_image = running.get(image_id, 0)
-        running[image_id] = index_in_image + 1
-        rows.append(_row(path, record, image_id, index_in_image, images[image_id], det["segmentation"],
-                         det.get("score")))  # fmt: skip
-    return rows
-
-
-def _row(path: Path, record: str, image_id: int, instance_id: int, info: dict, seg: Any, score: Any) -> dict:
-    rle = segmentation_rle(seg, info["height"], info["width"], path, record)
+def _row(inst: Instance) -> dict[str, Any]:
+    """One instance's row: identity, :func:`mask_geometry` and the mask as a text RLE."""
+    rle = inst.rle()
     geometry = mask_geometry(rle)
     counts = rle["counts"]
-    rle = {"size": [int(info["height"]), int(info["width"])],
-           "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}  # fmt: skip
-    return {"image_id": image_id, "file_name": info["file_name"], "instance_id": instance_id,
-            "score": float("nan") if score is None else float(score), **geometry, "rle": rle}  # fmt: skip
+    text_rle = {"size": [inst.image.height, inst.image.width],
+                "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}  # fmt: skip
+    return {"image_id": inst.image_id, "file_name": inst.image.file_name, "instance_id": inst.instance_id,
+            "score": inst.score, **geometry, "rle": text_rle}  # fmt: skip
 
 
 def load_instances(
@@ -158,19 +118,10 @@ def load_instances(
     predictions (ground truth, score NaN, is kept). Bad input raises :class:`~flocshape.errors.InputError`.
     """
     pred_path = Path(pred_path)
-    data = load_json(pred_path)
-    if isinstance(data, dict):
-        rows = _rows_from_coco(data, pred_path)
-    elif isinstance(data, list):
-        if images_json is None:
-            raise input_error(pred_path, "a results list needs --images-json (COCO file with the images)")
-        index = check_coco(load_json(images_json), images_json, need_annotations=False)
-        rows = _rows_from_results(data, pred_path, index, Path(images_json))
-    else:
-        raise input_error(pred_path, "neither a COCO instances object nor a results list")
+    source = read_instances(pred_path, images_json, images_required=True)
+    rows = [_row(inst) for inst in source.instances()]
     table = pd.DataFrame(rows, columns=[c for c in INSTANCE_COLUMNS if c not in ("frame", "block")])
-    raw_images = data.get("images") if isinstance(data, dict) else load_json(images_json).get("images")
-    video = video_frames(raw_images, table["image_id"].unique())
+    video = video_frames(source.image_records, table["image_id"].unique())
     if video is not None:
         table = table.merge(video, on="image_id", how="left", validate="many_to_one")
         if min_score is not None:

@@ -3,7 +3,7 @@
 A *study file* (YAML, see ``train/studies/``) names the data once and a list of runs::
 
     description: free text
-    data:                       # paths relative to the repo root (or absolute)
+    data:                       # paths relative to the working folder (or absolute)
       yolo: runs/hack/yolo      # coco2yolo output (data.yaml; images/val = whole validation frames)
       train_coco: runs/hack/data/label_train.json       # ground truth of the validation frames
       test_images: runs/hack/data/test                   # optional: no test split -> validation only
@@ -19,22 +19,25 @@ A *study file* (YAML, see ``train/studies/``) names the data once and a list of 
         data: {vanilla: runs/vanilla/data/data.yaml}
         train: {model: yolov8n-seg.yaml, time: 0.25}
 
-Per run (``kind: pipeline``, the default) the stage scripts run as a user runs them: ``train/train.py`` ->
-``infer/predict.py`` on the validation frames (conf 0.05) -> ``infer/tune.py`` (post-processing chosen on
-validation only; skipped, so no post-processing, when the model predicts nothing there) -> ``infer/tune_refine.py`` (mask refinement chosen on validation only, among every level of
-``refine_levels`` (default 0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) x smoothing of
-``refine_smooths`` (px, default ``[1]``) and the unrefined masks; ``refine_levels: []`` skips it) ->
-``infer/predict.py --postproc [--refine L --refine-inset I --refine-smooth S]`` on the test
-frames -> ``infer/score.py``. A ``vanilla`` run uses ``benchmarks/vanilla_baseline.py`` (train, predict with
-defaults; no tuning). Finished steps are skipped (outputs exist), so a study resumes. Runs can train
-concurrently (``parallel``): useful on a GPU with many CPU cores, never on a 2-core CPU (training speed collapses
-when cores are shared).
+Per run (``kind: pipeline``, the default) the stages' Python functions are called in-process
+(:mod:`flocshape.train.pipeline`, :mod:`flocshape.train.stages`; the equivalent command lines and the stages'
+output go to ``<run>/log.txt``): train (``train/train.py``) -> predict the validation frames (conf 0.05) ->
+choose the post-processing on them (``infer/tune.py``; skipped, so none, when the model predicts nothing there)
+-> choose the mask refinement on them (``infer/tune_refine.py``, among every level of ``refine_levels`` (default
+0.4-0.7) x inset of ``refine_insets`` (px, default ``[0]``) x smoothing of ``refine_smooths`` (px, default
+``[1]``) and the unrefined masks; ``refine_levels: []`` skips it) -> predict the test frames with both
+(``infer/predict.py --postproc [--refine L --refine-inset I --refine-smooth S]``) -> score (``infer/score.py``).
+A ``vanilla`` run uses :mod:`flocshape.baselines.vanilla` (train, predict with defaults; no tuning). A failing
+stage (bad input, non-zero exit, exception) makes the run a row with an ``error``. Finished steps are skipped
+(outputs exist), so a study resumes. Runs can train concurrently (``parallel``, each in its own process): useful
+on a GPU with many CPU cores, never on a 2-core CPU (training speed collapses when cores are shared).
 
 Output folder: ``<run>/{train,val_pred,tune,test_pred}`` (``test_pred_refined`` / ``*_refined.json`` scores when a
 refinement level was chosen), ``<run>/val_score.json``, ``<run>/test_score.json``,
 ``<run>/row.json`` (validation scores of pipeline runs are measured after the post-processing tuned on those same
-frames, so they are optimistic; the test columns are not), and ``leaderboard.csv`` / ``leaderboard.md`` (sorted by validation hackathon F1, the
-selection metric; test columns are reported, never used to choose) plus ``manifest.json``.
+frames, so they are optimistic; the test columns are not), ``<run>/log.txt``, and ``leaderboard.csv`` /
+``leaderboard.md`` (sorted by validation hackathon F1, the selection metric; test columns are reported, never
+used to choose) plus ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -42,10 +45,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
+import multiprocessing
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +57,11 @@ import yaml
 from flocshape.errors import input_error
 from flocshape.fsio import atomic_write_json, atomic_write_text
 from flocshape.infer.refine import DEFAULT_SMOOTH_PX
-from flocshape.infer.refine_tune import chosen_refinement
 from flocshape.manifest import build_manifest, describe_input, write_manifest
-from flocshape.score.inputs import subset_coco
-from flocshape.score.postprocess import filter_predictions
+from flocshape.train import stages
+from flocshape.train.pipeline import DEFAULT_REFINE_LEVELS, Pipeline, PipelineSpec, Refinement
+from flocshape.train.stages import StageLog
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_REFINE_LEVELS = (0.4, 0.5, 0.6, 0.7)
 KINDS = ("pipeline", "vanilla")
 DATA_KEYS = ("yolo", "train_coco", "test_images", "test_images_json", "test_gt", "vanilla", "val_images")
 LEADERBOARD_COLUMNS = (
@@ -170,54 +170,42 @@ def _px_list(key: str, value: Any, path: Path, where: str) -> list[float]:
 
 
 def _path(value: str) -> Path:
-    p = Path(value)
-    return p if p.is_absolute() else REPO / p
+    """A study file's data path: absolute, or relative to the working folder (the repository root for the
+    shipped study files)."""
+    return Path(value).absolute()
 
 
 class Runner:
-    """Runs the steps of one study run; logs every command to ``<run>/log.txt``."""
+    """One study run in ``<out>/<name>``: training, the validation choice of settings (pipeline runs) and the test
+    scores; every stage is logged to ``<run>/log.txt``."""
 
     def __init__(self, run: RunSpec, out: Path) -> None:
         self.run = run
         self.dir = out / run.name
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.log = self.dir / "log.txt"
+        self.log = StageLog(self.dir / "log.txt", run.name)
+        self.pipeline = Pipeline(self._spec(), self.log)
 
-    def sh(self, *args: object) -> float:
-        """Run a repo script with this Python; return wall seconds; raise on failure (the log has the output)."""
-        cmd = [sys.executable, *map(str, args)]
-        t0 = time.perf_counter()
-        with self.log.open("a") as log:
-            log.write("$ " + " ".join(map(str, args)) + "\n")
-            log.flush()
-            proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"{self.run.name}: exit {proc.returncode}: {' '.join(map(str, args))} (see {self.log})"
-            )
-        return time.perf_counter() - t0
+    def _spec(self) -> PipelineSpec:
+        """The run as a :class:`PipelineSpec` (a vanilla run uses only its folder, scoring and ground truth)."""
+        run = self.run
+        data_yaml = (
+            _path(run.data["vanilla"]) if run.kind == "vanilla" else _path(run.data["yolo"]) / "data.yaml"
+        )
+        return PipelineSpec(
+            folder=self.dir,
+            data_yaml=data_yaml,
+            recipe=run.recipe,
+            val_images=self.val_images(),
+            val_coco=_path(run.data["train_coco"]),
+            train=run.train,
+            predict=run.predict,
+            refine_levels=run.refine_levels,
+            refine_insets=run.refine_insets,
+            refine_smooths=run.refine_smooths,
+        )
 
-    # -- training -------------------------------------------------------------------------------------------
-    def weights(self) -> Path:
-        return self.dir / "train" / "weights" / "best.pt"
-
-    def train(self) -> None:
-        """Train unless best.pt exists; record the wall time in ``train_time.json``."""
-        if self.weights().is_file():
-            return
-        if self.run.kind == "vanilla":
-            model = self.run.train.get("model", "yolov8n-seg.yaml")
-            budget = [f"{k}={v}" for k, v in self.run.train.items() if k != "model"]
-            wall = self.sh("benchmarks/vanilla_baseline.py", "train", "--data", _path(self.run.data["vanilla"]),
-                           "--model", model, "--project", self.dir, "--name", "train", *budget)  # fmt: skip
-        else:
-            wall = self.sh("train/train.py", "--data", _path(self.run.data["yolo"]) / "data.yaml", "--recipe",
-                           self.run.recipe, "--project", self.dir, "--name", "train", "exist_ok=True",
-                           *[f"{k}={v}" for k, v in self.run.train.items()])  # fmt: skip
-        atomic_write_json(self.dir / "train_time.json", {"train_wall_s": round(wall, 1)})
-
-    # -- prediction and scoring ---------------------------------------------------------------------------
     def val_images(self) -> Path:
+        """The whole validation frames: ``data.val_images``, else ``images/val`` of the run's dataset."""
         if "val_images" in self.run.data:
             return _path(self.run.data["val_images"])
         key = "vanilla" if self.run.kind == "vanilla" else "yolo"
@@ -225,70 +213,41 @@ class Runner:
         base = base.parent if base.suffix in (".yaml", ".yml") else base
         return base / "images" / "val"
 
-    def val_gt(self) -> Path:
-        """The ground truth of the validation frames: the training COCO file restricted to them."""
-        out = self.dir / "val_gt.json"
-        if not out.is_file():
-            names = {p.name for p in self.val_images().iterdir()}
-            coco = json.loads(_path(self.run.data["train_coco"]).read_text())
-            atomic_write_json(out, subset_coco(coco, names), indent=None)
-        return out
+    def weights(self) -> Path:
+        return self.pipeline.weights()
 
-    def predict(
-        self,
-        source: Path,
-        images_json: Path,
-        out: Path,
-        postproc: Path | None,
-        refine: tuple[float, float, float] | None = None,
-    ) -> None:
-        """Predict with the pipeline (``refine``: level, inset px, smoothing px) or the vanilla baseline, unless done."""
-        if self.run.kind == "vanilla":
-            if not out.with_suffix(".json").is_file():
-                device = str(self.run.predict.get("device", "cpu"))
-                self.sh("benchmarks/vanilla_baseline.py", "predict", "--model", self.weights(), "--source", source,
-                        "--images-json", images_json, "--out", out.with_suffix(".json"), "--device", device)  # fmt: skip
+    def train(self) -> None:
+        """Train unless best.pt exists; record the wall time in ``train_time.json``."""
+        if self.run.kind == "pipeline":
+            self.pipeline.train()
             return
-        if (out / "submission.json").is_file():
+        if self.weights().is_file():
             return
-        opts: list[object] = []
-        for key, value in {"conf": 0.05, **self.run.predict}.items():
-            opts += [f"--{key.replace('_', '-')}", value]
-        if postproc is not None:
-            opts += ["--postproc", postproc]
-        if refine is not None:
-            opts += ["--refine", refine[0], "--refine-inset", refine[1], "--refine-smooth", refine[2]]
-        self.sh("infer/predict.py", "--model", self.weights(), "--source", source, "--images-json", images_json,
-                "--out", out, *opts)  # fmt: skip
+        model = str(self.run.train.get("model", "yolov8n-seg.yaml"))
+        budget = {k: v for k, v in self.run.train.items() if k != "model"}
+        wall = stages.vanilla_train(self.log, self.pipeline.spec.data_yaml, model, self.dir, budget)
+        atomic_write_json(self.dir / "train_time.json", {"train_wall_s": round(wall, 1)})
 
-    def submission(self, out: Path) -> Path:
-        return out.with_suffix(".json") if self.run.kind == "vanilla" else out / "submission.json"
-
-    def score(self, gt: Path, pred: Path, out: Path) -> dict[str, Any]:
-        if not out.is_file():
-            self.sh("infer/score.py", "--gt", gt, "--pred", pred, "--json", out)
-        return json.loads(out.read_text())
+    def vanilla_predict(self, source: Path, images_json: Path, out_json: Path) -> Path:
+        """The vanilla baseline's results list for ``source`` (Ultralytics defaults), unless done."""
+        if not out_json.is_file():
+            device = str(self.run.predict.get("device", "cpu"))
+            stages.vanilla_predict(self.log, self.weights(), source, images_json, out_json, device)
+        return out_json
 
     def evaluate(self) -> dict[str, Any]:
-        """Validation (tuned for pipeline runs) and test scores; returns the leaderboard row."""
-        val_gt = self.val_gt()
-        train_json = _path(self.run.data["train_coco"])
-        self.predict(self.val_images(), train_json, self.dir / "val_pred", None)
+        """Validation (settings chosen on it for pipeline runs) and test scores; returns the leaderboard row."""
         postproc: Path | None = None
-        raw_val = self.submission(self.dir / "val_pred")
-        predicted = bool(json.loads(raw_val.read_text()))  # no validation predictions: nothing to tune
-        if self.run.kind == "pipeline" and predicted:
-            postproc = self.dir / "tune" / "postproc.json"
-            if not postproc.is_file():
-                self.sh("infer/tune.py", "--gt", val_gt, "--pred", raw_val, "--out", postproc)
-            val_pred = self.tuned_val_submission(postproc)
+        refine: Refinement | None = None
+        if self.run.kind == "pipeline":
+            chosen = self.pipeline.validate()
+            postproc, refine, val = chosen.postproc, chosen.refine, chosen.score
         else:
-            val_pred = raw_val
-        refine = self.tune_refine(val_pred, val_gt, train_json) if self.run.kind == "pipeline" else None
-        suffix = "_refined" if refine is not None else ""
-        if refine is not None:
-            val_pred = self.dir / "val_pred" / "submission_refined.json"
-        val = self.score(val_gt, val_pred, self.dir / f"val_score{suffix}.json")
+            val_gt = self.pipeline.val_gt()
+            raw = self.vanilla_predict(
+                self.val_images(), self.pipeline.spec.val_coco, self.dir / "val_pred.json"
+            )
+            val = self.pipeline.score(val_gt, raw, self.dir / "val_score.json")
         row = self.base_row() | {
             "refine": None if refine is None else refine[0],
             "refine_inset_px": None if refine is None else refine[1],
@@ -299,47 +258,28 @@ class Runner:
             "val_AP50": val["coco"]["AP50"],
         }
         if "test_gt" in self.run.data:
-            test_pred = self.dir / f"test_pred{suffix}"
-            self.predict(_path(self.run.data["test_images"]), _path(self.run.data["test_images_json"]),
-                         test_pred, postproc, refine)  # fmt: skip
-            s = self.score(_path(self.run.data["test_gt"]), self.submission(test_pred),
-                           self.dir / f"test_score{suffix}.json")  # fmt: skip
-            row |= {
-                "test_f1": s["hackathon_f1"]["f1"],
-                "test_strict_f1": s["strict"]["f1"],
-                "test_mean_iou": s["strict"]["mean_iou"],
-                **{f"test_{k}": s["coco"][k] for k in ("AP", "AP50", "APs", "APm", "APl")},
-            }
+            row |= self.test_columns(postproc, refine)
         atomic_write_json(self.dir / "row.json", row)
         return row
 
-    def tune_refine(
-        self, val_pred: Path, val_gt: Path, images_json: Path
-    ) -> tuple[float, float, float] | None:
-        """The refinement (level, inset px, smoothing px) chosen on the validation frames (``None``: none, or the
-        unrefined masks won). Writes ``tune/refine.json`` and ``val_pred/submission_refined.json`` (refined with it)."""
-        if not self.run.refine_levels:
-            return None
-        out = self.dir / "tune" / "refine.json"
-        if not out.is_file():
-            self.sh("infer/tune_refine.py", "--pred", val_pred, "--gt", val_gt, "--images", self.val_images(),
-                    "--images-json", images_json, "--level", *self.run.refine_levels,
-                    "--inset-px", *self.run.refine_insets, "--smooth-px", *self.run.refine_smooths, "--out", out,
-                    "--refined-out", self.dir / "val_pred" / "submission_refined.json")  # fmt: skip
-        chosen = chosen_refinement(json.loads(out.read_text()))
-        if chosen["refine_level"] is None:
-            return None
-        return float(chosen["refine_level"]), chosen["refine_inset_px"], chosen["refine_smooth_px"]
-
-    def tuned_val_submission(self, postproc: Path) -> Path:
-        """The validation predictions after the post-processing tuned on them (scores on it are optimistic)."""
-        out = self.dir / "val_pred" / "submission_tuned.json"
-        if not out.is_file():
-            params = json.loads(postproc.read_text())
-            keys = ("min_score", "min_area_px", "mask_nms_iou", "nms_metric")
-            raw = json.loads(self.submission(self.dir / "val_pred").read_text())
-            atomic_write_json(out, filter_predictions(raw, **{k: params[k] for k in keys}), indent=None)
-        return out
+    def test_columns(self, postproc: Path | None, refine: Refinement | None) -> dict[str, Any]:
+        """Predict the test frames with the settings chosen on validation, score them: the ``test_*`` columns."""
+        data = self.run.data
+        suffix = "_refined" if refine is not None else ""
+        images, images_json = _path(data["test_images"]), _path(data["test_images_json"])
+        if self.run.kind == "vanilla":
+            pred = self.vanilla_predict(images, images_json, self.dir / "test_pred.json")
+        else:
+            pred = self.pipeline.predict(
+                images, images_json, self.dir / f"test_pred{suffix}", postproc, refine
+            )
+        s = self.pipeline.score(_path(data["test_gt"]), pred, self.dir / f"test_score{suffix}.json")
+        return {
+            "test_f1": s["hackathon_f1"]["f1"],
+            "test_strict_f1": s["strict"]["f1"],
+            "test_mean_iou": s["strict"]["mean_iou"],
+            **{f"test_{k}": s["coco"][k] for k in ("AP", "AP50", "APs", "APm", "APl")},
+        }
 
     def base_row(self) -> dict[str, Any]:
         """Run identity and training cost: epochs done (results.csv rows) and training wall time."""
@@ -411,9 +351,10 @@ def run_study(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    if parallel > 1:
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            rows = list(pool.map(lambda r: run_one(r, out), runs))
+    if parallel > 1:  # one process per run: each captures its stages' output in its own log
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=parallel, mp_context=spawn) as pool:
+            rows = list(pool.map(run_one, runs, [out] * len(runs)))
     else:
         rows = [run_one(r, out) for r in runs]
     # rows of earlier invocations (other --only subsets) stay on the board

@@ -1,9 +1,10 @@
-"""Small random COCO datasets of blob-like instances, for the converter tests and benchmark.
+"""Small random COCO datasets of blob-like instances, for the converter tests (import: ``from fixtures_coco import
+make_coco``).
 
-Not the project's realistic floc synthesiser (``datasets/synthesize.py``): this only needs shapes that
-exercise the format layer: smooth star-shaped blobs (Fourier-perturbed radius), some with a hole (RLE
-only: a COCO polygon cannot hold a hole), some in two separate parts, a few touching the frame border.
-Frames are named ``0001.jpg, 0002.jpg, ...`` (video-frame style). Deterministic for a seed.
+Not the project's realistic floc synthesiser (``datasets/synthesize.py``): this only needs shapes that exercise the
+format layer: smooth star-shaped blobs (:func:`flocshape.testing.blob_polygon`), some with a hole (RLE only: a COCO
+polygon cannot hold a hole), some in two separate parts, a few touching the frame border. Frames are named
+``0001.jpg, 0002.jpg, ...`` (video-frame style). Deterministic for a seed; lengths in px.
 """
 
 from __future__ import annotations
@@ -17,18 +18,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from flocshape.masks import encode_rle
-
-
-def blob_polygon(
-    rng: np.random.Generator, cx: float, cy: float, radius: float, n_vertices: int = 48
-) -> np.ndarray:
-    """Star-shaped smooth blob around ``(cx, cy)``: (N, 2) pixel coordinates, radius in px."""
-    theta = np.linspace(0.0, 2.0 * np.pi, n_vertices, endpoint=False)
-    r = np.ones_like(theta)
-    for k in range(2, 6):
-        r += rng.normal(0.0, 0.12 / k) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
-    r = radius * np.clip(r, 0.4, 1.8)
-    return np.stack([cx + r * np.cos(theta), cy + r * np.sin(theta)], axis=1)
+from flocshape.testing import blob_polygon
 
 
 def _poly_mask(polys: list[np.ndarray], height: int, width: int) -> np.ndarray:
