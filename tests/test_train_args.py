@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from flocshape.errors import InputError
+from flocshape.models import default_model_path
 from flocshape.train.wrapper import (
     RECIPES_DIR,
     build_train_args,
@@ -110,3 +111,12 @@ def test_cli_bad_input_gives_one_line_error_and_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
     proc = _run_cli("--data", str(data), "--recipe", "no-such-recipe")
     assert proc.returncode == 2 and "recipe not found" in proc.stderr and "cpu-small" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["cpu-randomised", "finetune"])
+def test_warm_start_recipes_start_from_the_shipped_weights(name: str) -> None:
+    path = resolve_recipe(name)
+    recipe = load_recipe(path)
+    check_args(recipe, path)
+    assert Path(check_model_spec(recipe["model"], path)) == default_model_path().absolute()
+    assert recipe["max_det"] >= 1000 and "description" not in recipe
