@@ -42,7 +42,7 @@ from flocshape.shape.sources import measure_coco
 from flocshape.stats.compare import CompareOptions, counted_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metrology_e2e import markdown, run  # noqa: E402
+from metrology_e2e import markdown, run, split_passthrough  # noqa: E402
 from real_frames import label_free_table, straight_of_submission  # noqa: E402
 
 SHAPE = ["form_factor", "circularity", "solidity", "convexity"]
@@ -214,9 +214,7 @@ def parse_spec(text: str) -> tuple[float, float | None]:
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    own = argv[: argv.index("--")] if "--" in argv else argv
+    own, extra = split_passthrough(argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, required=True, help="work folder (batches are shared between names)")
     ap.add_argument("--name", default="card", help="name of this prediction setting (sub-folder of --work)")

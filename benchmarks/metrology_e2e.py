@@ -57,6 +57,15 @@ TRUTH_COLUMNS = {
 }
 
 
+def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """A benchmark's own options and the ones after ``--`` (passed on to every ``infer/predict.py`` call)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1 :]
+
+
 def run(*args: object) -> float:
     """Run one stage script from the repo root; return its wall time (s). Exit 3 (some frames failed) is an error."""
     cmd = [PY, *map(str, args)]

@@ -29,7 +29,7 @@ from flocshape.masks import decode_rle_crop, to_compressed_rle
 from flocshape.shape.straight import total_straight_runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metrology_e2e import markdown, run  # noqa: E402
+from metrology_e2e import markdown, run, split_passthrough  # noqa: E402
 
 
 def _coco_segmentations(path: Path, min_score: float | None) -> list[tuple[dict, int, int]]:
@@ -81,14 +81,13 @@ def label_free_table(run_dir: Path) -> list[dict[str, object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    own, extra = split_passthrough(argv)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--source", type=Path, required=True, help="folder of real frames")
     ap.add_argument(
         "--out", type=Path, required=True, help="predict run folder to create (reused if complete)"
     )
-    args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args = ap.parse_args(own)
     if not args.source.is_dir():
         raise input_error(args.source, "not a folder of frames")
     if not (args.out / "submission.json").is_file():

@@ -22,7 +22,7 @@ from pathlib import Path
 from flocshape.errors import input_error, run_cli
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metrology_e2e import markdown, run  # noqa: E402
+from metrology_e2e import markdown, run, split_passthrough  # noqa: E402
 
 BLOCK = 10  # frames per generated video block
 ROWS: dict[str, list[str]] = {
@@ -89,9 +89,7 @@ def table_rows(results: dict, seeds: list[int]) -> list[dict[str, object]]:
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     """Options before ``--``; options after it go to every ``infer/predict.py`` call."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    own, extra = split_passthrough(argv)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", type=Path, required=True, help="folder for batches, predictions and the tables")
     p.add_argument(
@@ -105,7 +103,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     )
     p.add_argument("--preset", default="hackathon", help="generator preset of every row (default hackathon)")
     p.add_argument("--rows", nargs="+", default=list(ROWS), help="row labels to run (default all)")
-    args = p.parse_args(argv)
+    args = p.parse_args(own)
     if args.frames <= 0 or args.frames % BLOCK:
         raise input_error("--frames", f"must be a positive multiple of {BLOCK}, got {args.frames}")
     unknown = [r for r in args.rows if r not in ROWS]
