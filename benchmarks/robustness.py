@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from flocshape.errors import input_error, run_cli
+from flocshape.fsio import atomic_write_json, atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from metrology_e2e import markdown, run, split_passthrough  # noqa: E402
@@ -129,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(rows)
     head = f"{args.preset}, seeds {args.seeds}, {args.frames} test frames each; F1 per seed in seed order"
     print(head + "\n\n" + text)
-    (args.work / "robustness.md").write_text(head + "\n\n" + text + "\n")
+    atomic_write_text(args.work / "robustness.md", head + "\n\n" + text + "\n")
     record = {"seeds": args.seeds, "frames": args.frames, "preset": args.preset, "configs": dict(configs),
               "predict_options": extra, "results": results}  # fmt: skip
-    (args.work / "robustness.json").write_text(json.dumps(record, indent=1))
+    atomic_write_json(args.work / "robustness.json", record)
     return 0
 
 
